@@ -1,0 +1,322 @@
+package experiments
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	"github.com/morphreuse/morphreuse-go/datasets"
+	"github.com/morphreuse/morphreuse-go/internal/backend"
+	"github.com/morphreuse/morphreuse-go/morph"
+	"github.com/morphreuse/morphreuse-go/results"
+)
+
+// Task is an image data set with its model family and SPEC §2 protocol.
+type Task struct {
+	Dataset string // datasets name: "mnist", "fashion-mnist", "cifar10"
+	Arch    Arch
+	Epochs  int
+}
+
+// Tasks are the image experiments of SPEC §2, in report order.
+var Tasks = []Task{
+	{Dataset: "mnist", Arch: MLP, Epochs: 5},
+	{Dataset: "fashion-mnist", Arch: MLP, Epochs: 5},
+	{Dataset: "cifar10", Arch: CNN, Epochs: 10},
+}
+
+// LookupTask returns the task of a data set name.
+func LookupTask(dataset string) (Task, error) {
+	for _, t := range Tasks {
+		if t.Dataset == dataset {
+			return t, nil
+		}
+	}
+	names := make([]string, len(Tasks))
+	for i, t := range Tasks {
+		names[i] = t.Dataset
+	}
+	return Task{}, fmt.Errorf("unknown data set %q (want one of %v)", dataset, names)
+}
+
+// Seeds of the protocol.
+var Seeds = []int{0, 1, 2}
+
+// QuickEnv is the environment variable that shrinks every experiment for a
+// smoke run (notebooks in CI): a few hundred examples, one epoch, one seed.
+const QuickEnv = "MORPHREUSE_QUICK"
+
+// Quick reports whether MORPHREUSE_QUICK asks for quick runs.
+func Quick() bool {
+	v, ok := os.LookupEnv(QuickEnv)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return err == nil && b
+}
+
+// RunConfig is one run: a data set, a method, a seed, and the protocol.
+type RunConfig struct {
+	Dataset      string
+	Method       Method
+	Seed         int
+	Epochs       int     // SPEC: 5 (MNIST, FashionMNIST), 10 (CIFAR-10)
+	BatchSize    int     // 128
+	LearningRate float64 // Adam 1e-3
+	AdamEpsilon  float64 // 1e-8 (PyTorch's default; GoMLX's is 1e-7)
+	DataDir      string  // see datasets.Dir
+	LimitTrain   int     // use only the first N training examples (0: all)
+	LimitTest    int     // evaluate on the first N test examples (0: all)
+	Quick        bool    // recorded: this was a smoke run
+}
+
+// NewRunConfig is the SPEC §2 protocol for a data set and method, shrunk when quick.
+func NewRunConfig(dataset string, method Method, seed int, quick bool) (RunConfig, error) {
+	task, err := LookupTask(dataset)
+	if err != nil {
+		return RunConfig{}, err
+	}
+	if !slices.Contains(Methods, method) {
+		return RunConfig{}, fmt.Errorf("unknown method %q (want one of %v)", method, Methods)
+	}
+	c := RunConfig{Dataset: dataset, Method: method, Seed: seed, Epochs: task.Epochs,
+		BatchSize: 128, LearningRate: 1e-3, AdamEpsilon: 1e-8}
+	if quick {
+		c.Quick, c.Epochs, c.LimitTrain, c.LimitTest = true, 1, 512, 256
+	}
+	return c, nil
+}
+
+// Validate reports a configuration that cannot run.
+func (c RunConfig) Validate() error {
+	var errs []error
+	if _, err := LookupTask(c.Dataset); err != nil {
+		errs = append(errs, err)
+	}
+	if !slices.Contains(Methods, c.Method) {
+		errs = append(errs, fmt.Errorf("unknown method %q (want one of %v)", c.Method, Methods))
+	}
+	if c.Epochs <= 0 {
+		errs = append(errs, fmt.Errorf("epochs must be > 0, got %d", c.Epochs))
+	}
+	if c.BatchSize <= 0 {
+		errs = append(errs, fmt.Errorf("batch size must be > 0, got %d", c.BatchSize))
+	}
+	if c.LearningRate <= 0 || c.AdamEpsilon <= 0 {
+		errs = append(errs, fmt.Errorf("learning rate and Adam epsilon must be > 0"))
+	}
+	if c.LimitTrain < 0 || c.LimitTest < 0 {
+		errs = append(errs, fmt.Errorf("limits must be ≥ 0"))
+	}
+	if c.Seed < 0 {
+		errs = append(errs, fmt.Errorf("seed must be ≥ 0, got %d", c.Seed))
+	}
+	return errors.Join(errs...)
+}
+
+// Name is the run's label in progress output: "mnist/lora/seed0".
+func (c RunConfig) Name() string { return fmt.Sprintf("%s/%s/seed%d", c.Dataset, c.Method, c.Seed) }
+
+// FileName is the run's record file name.
+func (c RunConfig) FileName() string {
+	return results.FileName(c.Dataset, string(c.Method), "", c.Seed)
+}
+
+func (c RunConfig) configMap() map[string]any {
+	m := map[string]any{
+		"epochs": c.Epochs, "batch_size": c.BatchSize, "optimizer": "adam",
+		"learning_rate": c.LearningRate, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": c.AdamEpsilon,
+		"limit_train": c.LimitTrain, "limit_test": c.LimitTest, "quick": c.Quick,
+		"last_batch": "dropped (reshuffled every epoch)",
+	}
+	return m
+}
+
+// ImageData is a task's training and test split, on the device.
+type ImageData struct {
+	Train, Test Data
+}
+
+// LoadImages loads a data set's splits (downloading missing files) and
+// keeps the first limitTrain / limitTest examples when those are > 0.
+func LoadImages(dir, dataset string, limitTrain, limitTest int) (*ImageData, error) {
+	load := func(split datasets.Split, limit int) (Data, error) {
+		im, err := datasets.Load(dir, dataset, split)
+		if err != nil {
+			return Data{}, err
+		}
+		if limit > 0 && limit < im.N {
+			im = im.Subset(limit)
+		}
+		x, y := im.Tensors(false)
+		return Data{Inputs: []*tensors.Tensor{x}, Labels: y}, nil
+	}
+	train, err := load(datasets.Train, limitTrain)
+	if err != nil {
+		return nil, err
+	}
+	test, err := load(datasets.Test, limitTest)
+	if err != nil {
+		return nil, err
+	}
+	return &ImageData{Train: train, Test: test}, nil
+}
+
+// Run trains one model by the protocol and returns its record; data may be
+// nil (then it is loaded from cfg.DataDir). A run that fails after it started
+// training returns a record with Status "failed" and the epochs so far,
+// together with the error.
+func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	task, _ := LookupTask(cfg.Dataset)
+	choice, err := backend.Default()
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		if data, err = LoadImages(cfg.DataDir, cfg.Dataset, cfg.LimitTrain, cfg.LimitTest); err != nil {
+			return nil, err
+		}
+	}
+
+	model := NewModelConfig(task.Arch, cfg.Method)
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	if ctx, err = model.Setup(choice.Backend, ctx); err != nil {
+		return nil, err
+	}
+	params := morph.CountParameters(ctx.In(ModelScope))
+	optimizer := optimizers.Adam().LearningRate(cfg.LearningRate).Betas(0.9, 0.999).Epsilon(cfg.AdamEpsilon).Done()
+	loop := NewLoop(choice.Backend, ctx, model.Logits, optimizer)
+	defer loop.Finalize()
+
+	rec := &results.Record{
+		Dataset: cfg.Dataset, Method: string(cfg.Method), Seed: cfg.Seed,
+		Backend:         results.Backend{Name: choice.Name(), Config: choice.Config, GoMLX: gomlxVersion()},
+		Config:          cfg.configMap(),
+		TrainableParams: params.Trainable, TotalParams: params.Total,
+		Machine: results.CurrentMachine(), Commit: results.GitCommit("."),
+		StartedAt: started,
+	}
+	runErr := trainEpochs(cfg, loop, data, rec, hooks)
+	rec.FinishedAt = time.Now()
+	rec.WallSeconds = rec.FinishedAt.Sub(started).Seconds()
+	rec.PeakRSSBytes = results.PeakRSS()
+	rec.Compiles = loop.Compiles()
+	if runErr != nil {
+		rec.Status, rec.Error = results.StatusFailed, runErr.Error()
+		return rec, fmt.Errorf("%s: %w", cfg.Name(), runErr)
+	}
+	rec.Status = results.StatusComplete
+	last := rec.Epochs[len(rec.Epochs)-1]
+	rec.FinalTestAccuracy = last.TestAccuracy
+	if cfg.Method == MorphFrozen || cfg.Method == MorphTrained {
+		if rec.Learned, err = learned(ctx.In(ModelScope)); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
+}
+
+// trainEpochs runs the epochs of cfg, appending each to rec.
+func trainEpochs(cfg RunConfig, loop *Loop, data *ImageData, rec *results.Record, hooks Hooks) error {
+	name := cfg.Name()
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		start := time.Now()
+		order, err := datasets.EpochOrder(data.Train.N(), cfg.BatchSize, uint64(cfg.Seed), epoch)
+		if err != nil {
+			return err
+		}
+		rec.StepsPerEpoch = len(order)
+		var lossSum float64
+		for step, idx := range order {
+			loss, err := loop.TrainStep(data.Train, idx)
+			if err != nil {
+				return fmt.Errorf("epoch %d step %d: %w", epoch, step+1, err)
+			}
+			lossSum += loss
+			if hooks.OnStep != nil {
+				elapsed := time.Since(start).Seconds()
+				hooks.OnStep(StepInfo{Run: name, Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: len(order),
+					Loss: loss, ExamplesPerSec: float64((step+1)*cfg.BatchSize) / elapsed})
+			}
+		}
+		accuracy, _, err := loop.Evaluate(data.Test, cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("epoch %d evaluation: %w", epoch, err)
+		}
+		e := results.Epoch{Epoch: epoch, TrainLoss: lossSum / float64(len(order)),
+			TestAccuracy: results.Float(accuracy), Seconds: time.Since(start).Seconds()}
+		rec.Epochs = append(rec.Epochs, e)
+		if hooks.OnEpoch != nil {
+			hooks.OnEpoch(EpochInfo{Run: name, Epoch: epoch, Epochs: cfg.Epochs, TrainLoss: e.TrainLoss, Accuracy: accuracy, Seconds: e.Seconds})
+		}
+	}
+	return nil
+}
+
+// learned reads the core's α and any wrapper scales of a trained morph model.
+func learned(ctx *context.Context) (*results.Learned, error) {
+	alphas, err := morph.Alphas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(alphas) != 1 {
+		return nil, fmt.Errorf("want one shared core, found %d", len(alphas))
+	}
+	l := &results.Learned{Alpha: alphas[0].Value}
+	scales, err := morph.Scales(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range scales {
+		if l.Scales == nil {
+			l.Scales = map[string]float64{}
+		}
+		l.Scales[s.Name] = s.Value
+	}
+	return l, nil
+}
+
+// gomlxVersion is the GoMLX module version this binary was built with.
+func gomlxVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range info.Deps {
+			if m.Path == "github.com/gomlx/gomlx" {
+				return m.Version
+			}
+		}
+	}
+	return "unknown"
+}
+
+// Parameters builds a data set's model for method (with its initial values)
+// and counts its parameters, as a run would record them.
+func Parameters(dataset string, method Method) (morph.Params, error) {
+	task, err := LookupTask(dataset)
+	if err != nil {
+		return morph.Params{}, err
+	}
+	choice, err := backend.Default()
+	if err != nil {
+		return morph.Params{}, err
+	}
+	ctx, err := NewModelConfig(task.Arch, method).Setup(choice.Backend, context.New())
+	if err != nil {
+		return morph.Params{}, err
+	}
+	return morph.CountParameters(ctx.In(ModelScope)), nil
+}
