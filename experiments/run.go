@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -76,6 +77,9 @@ type RunConfig struct {
 	LimitTrain   int     // use only the first N training examples (0: all)
 	LimitTest    int     // evaluate on the first N test examples (0: all)
 	Quick        bool    // recorded: this was a smoke run
+	// CheckpointDir, when set, holds end-of-epoch checkpoints: a run started
+	// again with the same configuration resumes from the last one.
+	CheckpointDir string
 }
 
 // NewRunConfig is the SPEC §2 protocol for a data set and method, shrunk when quick.
@@ -190,10 +194,29 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 		}
 	}
 
+	var resumed *checkpoint
+	if cfg.CheckpointDir != "" {
+		if resumed, err = loadCheckpoint(cfg.CheckpointDir); err != nil {
+			return nil, err
+		}
+		if resumed != nil {
+			if err := resumed.matches(cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
+
 	model := NewModelConfig(task.Arch, cfg.Method)
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
+	}
+	if resumed != nil {
+		// Variables come from the checkpoint as the model creates them.
+		if err := resumed.attach(ctx); err != nil {
+			return nil, err
+		}
+		ctx = ctx.Checked(false)
 	}
 	if ctx, err = model.Setup(choice.Backend, ctx); err != nil {
 		return nil, err
@@ -211,9 +234,27 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 		Machine: results.CurrentMachine(), Commit: results.GitCommit("."),
 		StartedAt: started,
 	}
-	runErr := trainEpochs(cfg, loop, data, rec, hooks)
+	var earlierSeconds float64
+	if resumed != nil {
+		rec.Epochs, rec.StartedAt, earlierSeconds = resumed.state.Epochs, resumed.state.StartedAt, resumed.state.WallSeconds
+		fmt.Fprintf(os.Stderr, "%s: resuming after epoch %d from %s\n", cfg.Name(), len(rec.Epochs), resumed.dir)
+	}
+	runErr := trainEpochs(cfg, loop, data, rec, hooks, func() error {
+		if resumed != nil {
+			if unused := resumed.unused(); len(unused) > 0 {
+				return fmt.Errorf("checkpoint %s holds variables this model does not use (%s): it belongs to another model; delete it to start over",
+					resumed.dir, strings.Join(unused, ", "))
+			}
+			resumed = nil
+		}
+		if cfg.CheckpointDir == "" {
+			return nil
+		}
+		return saveCheckpoint(cfg.CheckpointDir, ctx, checkpointState{Run: cfg.Name(), Config: cfg.configMap(),
+			Epochs: rec.Epochs, StartedAt: rec.StartedAt, WallSeconds: earlierSeconds + time.Since(started).Seconds()})
+	})
 	rec.FinishedAt = time.Now()
-	rec.WallSeconds = rec.FinishedAt.Sub(started).Seconds()
+	rec.WallSeconds = earlierSeconds + rec.FinishedAt.Sub(started).Seconds()
 	rec.PeakRSSBytes = results.PeakRSS()
 	rec.Compiles = loop.Compiles()
 	if runErr != nil {
@@ -231,10 +272,11 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 	return rec, nil
 }
 
-// trainEpochs runs the epochs of cfg, appending each to rec.
-func trainEpochs(cfg RunConfig, loop *Loop, data *ImageData, rec *results.Record, hooks Hooks) error {
+// trainEpochs runs the epochs of cfg after those already in rec, appending
+// each to rec, and calls endOfEpoch (the checkpoint) after each.
+func trainEpochs(cfg RunConfig, loop *Loop, data *ImageData, rec *results.Record, hooks Hooks, endOfEpoch func() error) error {
 	name := cfg.Name()
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := len(rec.Epochs) + 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
 		order, err := datasets.EpochOrder(data.Train.N(), cfg.BatchSize, uint64(cfg.Seed), epoch)
 		if err != nil {
@@ -261,6 +303,9 @@ func trainEpochs(cfg RunConfig, loop *Loop, data *ImageData, rec *results.Record
 		e := results.Epoch{Epoch: epoch, TrainLoss: lossSum / float64(len(order)),
 			TestAccuracy: results.Float(accuracy), Seconds: time.Since(start).Seconds()}
 		rec.Epochs = append(rec.Epochs, e)
+		if err := endOfEpoch(); err != nil {
+			return fmt.Errorf("epoch %d: %w", epoch, err)
+		}
 		if hooks.OnEpoch != nil {
 			hooks.OnEpoch(EpochInfo{Run: name, Epoch: epoch, Epochs: cfg.Epochs, TrainLoss: e.TrainLoss, Accuracy: accuracy, Seconds: e.Seconds})
 		}

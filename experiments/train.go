@@ -3,6 +3,8 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
@@ -76,17 +78,25 @@ func crossEntropy(logits, labels *Node) *Node {
 	return Neg(ReduceSum(Mul(oneHot, LogSoftmax(logits, -1)), -1))
 }
 
-// trainGraph: inputs are [data inputs..., labels, batch indices]; returns the batch's mean loss.
-func (l *Loop) trainGraph(ctx *context.Context, nodes []*Node) *Node {
+// trainGraph: inputs are [data inputs..., labels, batch indices]; returns
+// the batch's mean loss and whether every updated variable is still finite
+// (checked in the graph: a few element-wise ops, no copy to the host).
+func (l *Loop) trainGraph(ctx *context.Context, nodes []*Node) (loss, finite *Node) {
 	l.compiles.Add(1)
 	g := nodes[0].Graph()
 	ctx.SetTraining(g, true)
 	n := len(nodes)
 	batch := gather(nodes[:n-1], nodes[n-1])
 	logits := l.model(ctx, batch[:n-2])
-	loss := ReduceAllMean(crossEntropy(logits, batch[n-2]))
+	loss = ReduceAllMean(crossEntropy(logits, batch[n-2]))
 	l.optimizer.UpdateGraph(ctx, g, loss)
-	return loss
+	finite = IsFinite(loss)
+	for v := range ctx.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) && v.DType().IsFloat() {
+			finite = And(finite, LogicalAll(IsFinite(v.ValueGraph(g))))
+		}
+	}
+	return loss, finite
 }
 
 // evalGraph: inputs are [data inputs..., labels, batch indices, valid rows];
@@ -119,18 +129,57 @@ func (l *Loop) args(data Data, extra ...*tensors.Tensor) []any {
 	return args
 }
 
-// TrainStep runs one optimizer step on the rows idx of data and returns the batch loss.
-// A non-finite loss is an error: the step that produced it is not worth continuing from.
+// TrainStep runs one optimizer step on the rows idx of data and returns the
+// batch loss. A non-finite loss or parameter is an error naming the
+// variables that went bad: nothing trained after it is worth keeping.
 func (l *Loop) TrainStep(data Data, idx []int32) (float64, error) {
 	out, err := l.trainExec.Exec(l.args(data, tensors.FromValue(idx))...)
 	if err != nil {
 		return 0, err
 	}
 	loss := scalarFloat(out[0])
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("training loss is %v", loss)
+	if !tensors.ToScalar[bool](out[1]) {
+		return loss, &NonFiniteError{Loss: loss, Variables: nonFiniteVariables(l.ctx)}
 	}
 	return loss, nil
+}
+
+// NonFiniteError is a training step that produced a NaN or infinite loss or parameter.
+type NonFiniteError struct {
+	Loss      float64
+	Variables []string // trainable variables holding NaN or ±Inf after the step
+}
+
+func (e *NonFiniteError) Error() string {
+	msg := fmt.Sprintf("training diverged: loss %v", e.Loss)
+	if len(e.Variables) > 0 {
+		msg += fmt.Sprintf(", non-finite values in %s", strings.Join(e.Variables, ", "))
+	}
+	return msg
+}
+
+// nonFiniteVariables scans the trainable float variables on the host (only after a failure).
+func nonFiniteVariables(ctx *context.Context) []string {
+	var bad []string
+	for v := range ctx.IterVariables() {
+		value, err := v.Value()
+		if !v.Trainable || err != nil || value == nil || !v.DType().IsFloat() {
+			continue
+		}
+		found := false
+		value.ConstFlatData(func(flat any) {
+			switch xs := flat.(type) {
+			case []float32:
+				found = slices.ContainsFunc(xs, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) })
+			case []float64:
+				found = slices.ContainsFunc(xs, func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) })
+			}
+		})
+		if found {
+			bad = append(bad, v.ScopeAndName())
+		}
+	}
+	return bad
 }
 
 // Evaluate returns accuracy and mean loss over data, in order, batch by

@@ -43,13 +43,14 @@ type applied struct {
 func Dense(ctx *context.Context, x *Node, out int, bias bool) *Node {
 	ctx.SetParam(paramLayer, true)
 	y := nn.Linear(ctx, x, out, bias)
-	a := ctx.GetVariable(AVar)
-	if a == nil {
+	// Apply sets the scaling: only then does the layer have an adapter. (Looking
+	// for A first would pull it from a checkpoint being resumed before Apply.)
+	scaling, found := ctx.GetParam(paramScaling)
+	if !found || scaling == nil {
 		return y
 	}
-	b, gate := ctx.GetVariable(BVar), ctx.GetVariable(GateVar)
-	scaling, found := ctx.GetParam(paramScaling)
-	if b == nil || gate == nil || !found {
+	a, b, gate := ctx.GetVariable(AVar), ctx.GetVariable(BVar), ctx.GetVariable(GateVar)
+	if a == nil || b == nil || gate == nil {
 		panic(fmt.Sprintf("lora: layer %q has %s but not %s, %s and its scaling: a damaged adapter", ctx.Scope(), AVar, BVar, GateVar))
 	}
 	g := x.Graph()
@@ -307,6 +308,7 @@ func MergeAndUnload(ctx *context.Context) ([]string, error) {
 				return nil, err
 			}
 		}
+		ctx.InAbsPath(scope).SetParam(paramScaling, nil) // Unwrapped: Dense is plain again.
 	}
 	ctx.SetParam(paramApplied, "")
 	return slices.Clone(a.Wrapped), nil

@@ -247,11 +247,16 @@ func runAll(cfgs []experiments.RunConfig, out string, force bool, stdout, stderr
 			}
 			loaded = map[string]*experiments.ImageData{key: data} // keep one data set in memory
 		}
+		cfg.CheckpointDir = filepath.Join(out, ".checkpoints", strings.TrimSuffix(cfg.FileName(), ".json"))
 		rec, err := experiments.Run(cfg, data, hooks)
 		if rec != nil {
 			if werr := results.Write(out, rec); werr != nil {
 				return errors.Join(err, fmt.Errorf("writing the record of %s: %w", cfg.Name(), werr))
 			}
+		}
+		if err == nil {
+			// The record is safely written: the checkpoints have served.
+			os.RemoveAll(cfg.CheckpointDir)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: FAILED: %v\n", cfg.Name(), err)
