@@ -54,19 +54,46 @@ var otherColors = []string{"#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"
 
 // SeriesColor is the colour of a series name: its method's colour (a name
 // such as "morph (cached+bucketed)" counts as "morph"), else a fixed colour
-// derived from the name.
+// derived from the name. Charts give series that have neither an explicit
+// nor a method colour distinct colours of their own (see seriesColors).
 func SeriesColor(name string) string {
-	if c, ok := MethodColors[name]; ok {
+	if c, ok := methodColor(name); ok {
 		return c
-	}
-	if m, _, ok := strings.Cut(name, " "); ok {
-		if c, ok := MethodColors[m]; ok {
-			return c
-		}
 	}
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	return otherColors[h.Sum32()%uint32(len(otherColors))]
+}
+
+func methodColor(name string) (string, bool) {
+	if c, ok := MethodColors[name]; ok {
+		return c, true
+	}
+	if m, _, ok := strings.Cut(name, " "); ok {
+		if c, ok := MethodColors[m]; ok {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// seriesColors is the colour of each series of one chart: its own, else its
+// method's, else the next unused colour (so no two such series collide).
+func seriesColors(series []Series) []string {
+	colors := make([]string, len(series))
+	next := 0
+	for i, s := range series {
+		switch c, ok := methodColor(s.Name); {
+		case s.Color != "":
+			colors[i] = s.Color
+		case ok:
+			colors[i] = c
+		default:
+			colors[i] = otherColors[next%len(otherColors)]
+			next++
+		}
+	}
+	return colors
 }
 
 // SVG renders the chart as a standalone SVG document (no external resources).
@@ -254,7 +281,11 @@ func (c chart) svg() string {
 		ya = logAxis(ylo, yhi)
 	} else {
 		pad := (yhi - ylo) * 0.05
-		ya = linearAxis(ylo-pad, yhi+pad, false)
+		lo := ylo - pad
+		if ylo >= 0 && lo < 0 {
+			lo = 0 // Non-negative data (losses, accuracies) never gets a negative axis.
+		}
+		ya = linearAxis(lo, yhi+pad, false)
 	}
 
 	// Layout: title on top, legend on the right.
@@ -328,11 +359,9 @@ func (c chart) svg() string {
 
 	// Series.
 	var placed []box
+	colors := seriesColors(c.series)
 	for i, s := range c.series {
-		color := s.Color
-		if color == "" {
-			color = SeriesColor(s.Name)
-		}
+		color := colors[i]
 		b.f(`<g class="series" fill="%s" stroke="%s">`+"\n", esc(color), esc(color))
 		b.f("<title>%s</title>\n", esc(s.Name))
 		ps := all[i]
@@ -379,16 +408,14 @@ func (c chart) svg() string {
 
 	// Legend.
 	if len(c.series) > 0 {
-		lx, ly, maxChars := right+14, top+8, int((legendW-34)/(fontSize*charWidth))
+		// The +1e-9 keeps a width computed for exactly n characters from rounding down to n-1.
+		lx, ly, maxChars := right+14, top+8, int((legendW-34)/(fontSize*charWidth)+1e-9)
 		if legendH > 0 {
-			lx, ly, maxChars = left, h+8, int((w-left-34)/(fontSize*charWidth))
+			lx, ly, maxChars = left, h+8, int((w-left-34)/(fontSize*charWidth)+1e-9)
 		}
 		b.f(`<g class="legend">` + "\n")
 		for i, s := range c.series {
-			color := s.Color
-			if color == "" {
-				color = SeriesColor(s.Name)
-			}
+			color := colors[i]
 			y := ly + float64(i)*legendLine
 			if c.lines {
 				dash := ""

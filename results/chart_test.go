@@ -200,3 +200,23 @@ func TestSeriesColor(t *testing.T) {
 		t.Error("fallback colours must be fixed per name")
 	}
 }
+
+func TestChartColorsLegendAndAxis(t *testing.T) {
+	c := LineChart{Series: []Series{
+		{Name: "lr 0.05", X: []float64{1, 2, 3}, Y: []float64{0.5, 0.2, 0.01}},
+		{Name: "lr 0.2", X: []float64{1, 2, 3}, Y: []float64{0.4, 0.1, 0.02}},
+	}}
+	svg := c.SVG()
+	colors := seriesColors(c.Series)
+	if colors[0] == colors[1] {
+		t.Errorf("two series share colour %s", colors[0])
+	}
+	for _, name := range []string{">lr 0.05<", ">lr 0.2<"} {
+		if !strings.Contains(svg, name) {
+			t.Errorf("legend lacks the full name %q", name)
+		}
+	}
+	if strings.Contains(svg, ">-0.") || strings.Contains(svg, ">−0.") {
+		t.Error("non-negative data drawn on an axis below zero")
+	}
+}
