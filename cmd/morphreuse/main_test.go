@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/morphreuse/morphreuse-go/results"
@@ -37,6 +41,11 @@ func writeIDX(t *testing.T, path string, data []byte, dims ...int) {
 // can learn it.
 func syntheticMNIST(t *testing.T) string {
 	t.Helper()
+	return syntheticMNISTSized(t, 300, 100)
+}
+
+func syntheticMNISTSized(t *testing.T, nTrain, nTest int) string {
+	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "mnist")
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -46,7 +55,7 @@ func syntheticMNIST(t *testing.T) string {
 	for _, split := range []struct {
 		prefix string
 		n      int
-	}{{"train", 300}, {"t10k", 100}} {
+	}{{"train", nTrain}, {"t10k", nTest}} {
 		pixels := make([]byte, split.n*28*28)
 		labels := make([]byte, split.n)
 		for i := range labels {
@@ -164,5 +173,105 @@ func TestParamsLine(t *testing.T) {
 	want := "trainable params: 7,272 || all params: 414,322 || trainable%: 1.7552"
 	if code != 0 || !strings.Contains(stdout, want) {
 		t.Fatalf("exit %d, output %q, want %q", code, stdout, want)
+	}
+}
+
+// subprocessEnv makes the test binary act as the morphreuse command (see TestMain).
+const subprocessEnv = "MORPHREUSE_CLI_SUBPROCESS"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(subprocessEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestKilledRunResumesToTheSameRecord starts a run as a separate process,
+// kills it with SIGKILL in the middle of its second epoch, starts it again
+// with the same arguments, and compares the record with that of a run that
+// was never interrupted.
+func TestKilledRunResumesToTheSameRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	data := syntheticMNISTSized(t, 1280, 256)
+	args := func(out string) []string {
+		return []string{"run", "--dataset", "mnist", "--method", "morph-trained", "--epochs", "2", "--data", data, "--out", out}
+	}
+	command := func(out string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args(out)...)
+		cmd.Env = append(os.Environ(), subprocessEnv+"=1", "MORPHREUSE_QUICK=0")
+		return cmd
+	}
+
+	// The reference: one uninterrupted run.
+	refOut := t.TempDir()
+	if out, err := command(refOut).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+
+	// The same run, killed mid-epoch 2.
+	out := t.TempDir()
+	cmd := command(out)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	scanner := bufio.NewScanner(stderr)
+	for scanner.Scan() {
+		if strings.Contains(scanner.Text(), "epoch 2/2 step 4/10") {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+			break
+		}
+	}
+	io.Copy(io.Discard, stderr)
+	cmd.Wait()
+	if !killed {
+		t.Fatal("the run ended before it could be killed mid-epoch 2")
+	}
+	recordName := results.FileName("mnist", "morph-trained", "", 0)
+	if _, err := os.Stat(filepath.Join(out, recordName)); err == nil {
+		t.Fatal("a killed run left a record")
+	}
+
+	// Started again: it resumes from the end of epoch 1.
+	resumed, err := command(out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, resumed)
+	}
+	if !strings.Contains(string(resumed), "resuming after epoch 1") {
+		t.Fatalf("the second start did not resume:\n%s", resumed)
+	}
+	want, err := results.Load(filepath.Join(refOut, recordName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := results.Load(filepath.Join(out, recordName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Epochs {
+		w, g := want.Epochs[i], got.Epochs[i]
+		if w.TrainLoss != g.TrainLoss || *w.TestAccuracy != *g.TestAccuracy {
+			t.Errorf("epoch %d: uninterrupted loss %v accuracy %v, resumed loss %v accuracy %v",
+				w.Epoch, w.TrainLoss, *w.TestAccuracy, g.TrainLoss, *g.TestAccuracy)
+		}
+	}
+	if *want.FinalTestAccuracy != *got.FinalTestAccuracy || want.Learned.Alpha != got.Learned.Alpha {
+		t.Errorf("final accuracy %v vs %v, alpha %v vs %v", *want.FinalTestAccuracy, *got.FinalTestAccuracy,
+			want.Learned.Alpha, got.Learned.Alpha)
+	}
+	if _, err := os.Stat(filepath.Join(out, ".checkpoints")); err == nil {
+		entries, _ := os.ReadDir(filepath.Join(out, ".checkpoints"))
+		if len(entries) > 0 {
+			t.Errorf("checkpoints left after the run completed: %v", entries)
+		}
 	}
 }
