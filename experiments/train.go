@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/morphreuse/morphreuse-go/datasets"
+	"github.com/morphreuse/morphreuse-go/internal/gradfix"
 )
 
 // Data is one split, uploaded to the device once: every tensor holds the
@@ -41,6 +42,8 @@ type Loop struct {
 	trainExec *context.Exec
 	evalExec  *context.Exec
 	compiles  atomic.Int32
+	// What the last built graphs compute, for FLOP counts (see Matmuls).
+	trainRoots, evalRoots []*Node
 }
 
 // NewLoop prepares (but does not compile) the training and evaluation steps.
@@ -96,6 +99,12 @@ func (l *Loop) trainGraph(ctx *context.Context, nodes []*Node) (loss, finite *No
 			finite = And(finite, LogicalAll(IsFinite(v.ValueGraph(g))))
 		}
 	}
+	l.trainRoots = []*Node{loss, finite}
+	for v := range ctx.IterVariables() {
+		if v.ChangedInGraph(g) {
+			l.trainRoots = append(l.trainRoots, v.ValueGraph(g))
+		}
+	}
 	return loss, finite
 }
 
@@ -114,7 +123,22 @@ func (l *Loop) evalGraph(ctx *context.Context, nodes []*Node) []*Node {
 	correct := And(valid, Equal(ArgMax(logits, -1, dtypes.Int32), labels))
 	zero := ZerosLike(crossEntropy(logits, labels))
 	loss := Where(valid, crossEntropy(logits, labels), zero)
-	return []*Node{ReduceAllSum(ConvertDType(correct, dtypes.Int32)), ReduceAllSum(ConvertDType(loss, dtypes.Float64))}
+	l.evalRoots = []*Node{ReduceAllSum(ConvertDType(correct, dtypes.Int32)), ReduceAllSum(ConvertDType(loss, dtypes.Float64))}
+	return l.evalRoots
+}
+
+// Matmuls lists the matrix products one training step and one evaluation
+// step compute (both graphs must have been built: run a step of each
+// first). Frozen weights' gradient products are absent from the training list.
+func (l *Loop) Matmuls() (train, eval []gradfix.MatmulOp, err error) {
+	if l.trainRoots == nil || l.evalRoots == nil {
+		return nil, nil, fmt.Errorf("Matmuls: run a training and an evaluation step first")
+	}
+	if train, err = gradfix.MatmulOps(l.trainRoots...); err != nil {
+		return nil, nil, err
+	}
+	eval, err = gradfix.MatmulOps(l.evalRoots...)
+	return train, eval, err
 }
 
 func (l *Loop) args(data Data, extra ...*tensors.Tensor) []any {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/morphreuse/morphreuse-go/internal/gradcheck"
 )
@@ -216,4 +218,27 @@ func TestMaxPool2x2MatchesNative(t *testing.T) {
 	gradcheck.Inputs(t, b, func(in []*Node) *Node {
 		return ReduceAllSum(Mul(MaxPool2x2(in[0]), Const(in[0].Graph(), w)))
 	}, []*tensors.Tensor{x}, gradcheck.Options{})
+}
+
+// TestMatmulOpsCountsOnlyWhatIsComputed: the loss and the gradient of x·w·v
+// with respect to w need the two forward products and two backward ones —
+// not the product that would give x's gradient, although it is in the graph.
+func TestMatmulOpsCountsOnlyWhatIsComputed(t *testing.T) {
+	b := testBackend(t)
+	g := NewGraph(b, "flops")
+	defer g.Finalize()
+	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 4, 3))
+	w := Parameter(g, "w", shapes.Make(dtypes.Float32, 3, 5))
+	v := Parameter(g, "v", shapes.Make(dtypes.Float32, 5, 2))
+	loss := ReduceAllSum(Dot(Dot(x, w), v))
+	grads := Gradient(loss, x, w) // x's gradient is built but not asked for below
+	ops, err := MatmulOps(loss, grads[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forward: x·w (2·4·5·3) and (xw)·v (2·4·2·5); backward to w: through v (2·4·5·2), then xᵀ·g (2·3·5·4).
+	want := int64(120 + 80 + 80 + 120)
+	if len(ops) != 4 || TotalFLOPs(ops) != want {
+		t.Fatalf("%d products, %d FLOPs; want 4 products, %d FLOPs: %+v", len(ops), TotalFLOPs(ops), want, ops)
+	}
 }
