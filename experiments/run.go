@@ -193,6 +193,9 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 			return nil, err
 		}
 	}
+	if err := errors.Join(data.Train.ToDevice(choice.Backend), data.Test.ToDevice(choice.Backend)); err != nil {
+		return nil, err
+	}
 
 	var resumed *checkpoint
 	if cfg.CheckpointDir != "" {

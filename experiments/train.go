@@ -30,6 +30,18 @@ type Data struct {
 // N is the number of examples.
 func (d Data) N() int { return d.Labels.Shape().Dimensions[0] }
 
+// ToDevice moves the split to the backend once, sharing the buffer with the
+// host where the backend allows (simplego and XLA's CPU plugin do): the
+// host copy is then freed rather than kept beside the device copy.
+func (d Data) ToDevice(b backends.Backend) error {
+	for _, t := range append([]*tensors.Tensor{d.Labels}, d.Inputs...) {
+		if err := t.MaterializeOnDevice(b, true, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Logits is a model: logits [batch, classes] from the batch's inputs.
 type Logits func(ctx *context.Context, inputs []*Node) *Node
 
