@@ -17,7 +17,10 @@
 // renamed, so a final name never holds a partial file. CIFAR-10's and GLUE's
 // archives are unpacked member by member, refusing absolute or ".." paths,
 // links, devices and oversize members, and never replacing a file that is
-// already there. Files already present are not re-hashed on every load (the
+// already there. A data directory that cannot take a file (read-only, under a
+// regular file, or full) is a [*WriteError], raised before any transfer when
+// the directory is the problem; a file not on disk and not downloadable is a
+// [*MissingError]. Files already present are not re-hashed on every load (the
 // local copies of Fashion-MNIST and CIFAR-10 are legitimately not byte-identical
 // to the official archives); they are checked structurally instead, and gzip's
 // own CRC-32 is verified because every gzip stream is read to its end.

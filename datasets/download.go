@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -194,7 +196,7 @@ func (c *config) locateIDX(root, setDir, gzName string) (string, error) {
 	}
 	rel := setDir + "/" + gzName
 	if err := c.fetch(root, rel); err != nil {
-		return "", newMissing(rel, root, err)
+		return "", fetchFailed(rel, root, err)
 	}
 	return gz, nil
 }
@@ -218,7 +220,7 @@ func (c *config) locateCIFAR(root string, files []string) (archive string, err e
 		return archive, nil
 	}
 	if err := c.fetch(root, cifarArchive); err != nil {
-		return "", newMissing(missing+" (or "+cifarArchive+")", root, err)
+		return "", fetchFailed(missing+" (or "+cifarArchive+")", root, err)
 	}
 	return "", c.unpackCIFAR(root, archive)
 }
@@ -244,7 +246,7 @@ func (c *config) locateSST2(root string, split Split) (string, error) {
 	archive := filepath.Join(root, sst2Archive)
 	if !exists(archive) { // an archive already there (placed by hand, or left by a failed unpack) is used as is
 		if err := c.fetch(root, sst2Archive); err != nil {
-			return "", newMissing(rel+" (or "+sst2Archive+")", root, err)
+			return "", fetchFailed(rel+" (or "+sst2Archive+")", root, err)
 		}
 	}
 	c.note("unpacking %s", archive)
@@ -273,6 +275,10 @@ func (c *config) fetch(root, rel string) error {
 		return fmt.Errorf("no known source for %s", rel)
 	}
 	dst := filepath.Join(root, filepath.FromSlash(rel))
+	// A directory that cannot take the file is reported before any transfer.
+	if err := checkWritable(filepath.Dir(dst)); err != nil {
+		return &WriteError{File: rel, Dir: root, Err: err}
+	}
 	urls := make([]string, 0, len(c.mirrors)+len(src.urls))
 	for _, m := range c.mirrors {
 		urls = append(urls, m+"/"+rel)
@@ -283,6 +289,11 @@ func (c *config) fetch(root, rel string) error {
 		err := c.fetchURL(u, dst, rel, src)
 		if err == nil {
 			return nil
+		}
+		var we *WriteError
+		if errors.As(err, &we) { // every other source would fail the same way
+			we.File, we.Dir = rel, root
+			return we
 		}
 		errs = append(errs, fmt.Sprintf("%s: %v", u, err))
 	}
@@ -316,11 +327,11 @@ func (c *config) fetchURL(u, dst, rel string, src remote) (err error) {
 	}
 	// Directories are created only once a server answers: an offline attempt leaves no trace.
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return &WriteError{Err: err}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.partial")
 	if err != nil {
-		return err
+		return &WriteError{Err: err}
 	}
 	defer func() {
 		if err != nil {
@@ -330,7 +341,8 @@ func (c *config) fetchURL(u, dst, rel string, src remote) (err error) {
 	}()
 
 	md5h, shah := md5.New(), sha256.New()
-	writers := []io.Writer{tmp, md5h, shah}
+	disk := &recordingWriter{w: partialWriter(tmp)}
+	writers := []io.Writer{disk, md5h, shah}
 	if c.progress != nil {
 		bar := progressbar.NewOptions64(resp.ContentLength,
 			progressbar.OptionSetWriter(c.progress),
@@ -353,6 +365,9 @@ func (c *config) fetchURL(u, dst, rel string, src remote) (err error) {
 	body := &stallReader{r: io.LimitReader(resp.Body, src.maxSize+1), timer: watchdog, d: c.stall}
 	n, err := io.Copy(io.MultiWriter(writers...), body)
 	if err != nil {
+		if disk.err != nil {
+			return &WriteError{Err: fmt.Errorf("after %d bytes: %w", n, disk.err)}
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("no data received for %v after %d bytes, abandoned", c.stall, n)
 		}
@@ -370,13 +385,83 @@ func (c *config) fetchURL(u, dst, rel string, src remote) (err error) {
 	if err = verify("SHA-256", shah, src.sha256); err != nil {
 		return err
 	}
-	if err = tmp.Sync(); err != nil {
+	if err = commitTemp(tmp, dst); err != nil {
+		return &WriteError{Err: err}
+	}
+	return nil
+}
+
+// Test hooks: partialWriter is what a temporary file's content is written
+// through (the file itself), replaced to simulate a full disk; syncFile is
+// (*os.File).Sync, replaced by fuzz targets that unpack thousands of archives.
+var (
+	partialWriter = func(f *os.File) io.Writer { return f }
+	syncFile      = (*os.File).Sync
+)
+
+// recordingWriter keeps its writer's error, telling a failing disk from a failing source.
+type recordingWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *recordingWriter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	if err == nil && n != len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// commitTemp syncs and closes a complete temporary file and renames it to dst.
+func commitTemp(tmp *os.File, dst string) error {
+	if err := syncFile(tmp); err != nil {
 		return err
 	}
-	if err = tmp.Close(); err != nil {
+	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), dst)
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(dst)); err == nil { // make the rename durable (best effort)
+		syncFile(d)
+		d.Close()
+	}
+	return nil
+}
+
+// checkWritable reports, without leaving anything behind, whether files can
+// be created in dir or in the directories MkdirAll would create for it: the
+// nearest existing ancestor must be a directory that takes a new file.
+func checkWritable(dir string) error {
+	p := dir
+	for {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return &fs.PathError{Op: "create a directory under", Path: p, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return err
+		}
+		p = parent
+	}
+	probe, err := os.CreateTemp(p, ".morphreuse-write-test-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 func verify(algo string, h hash.Hash, want string) error {
@@ -430,7 +515,12 @@ func extractTarGz(archive, root string, want func(name string) bool, maxMember i
 		return err
 	}
 	defer f.Close()
-	return walkTarGz(archive, f, maxMember, func(name string, hdr *tar.Header, body io.Reader) error {
+	return unpackTarGz(archive, f, root, want, maxMember)
+}
+
+// unpackTarGz is extractTarGz on an open archive.
+func unpackTarGz(archive string, r io.Reader, root string, want func(name string) bool, maxMember int64) error {
+	return walkTarGz(archive, r, maxMember, func(name string, hdr *tar.Header, body io.Reader) error {
 		if !want(name) {
 			return nil
 		}
@@ -446,6 +536,11 @@ func extractZip(archive, root string, want func(name string) bool, maxMember int
 		return fileErr(archive, "not a readable zip archive: %v", err)
 	}
 	defer zr.Close()
+	return unpackZip(archive, &zr.Reader, root, want, maxMember)
+}
+
+// unpackZip is extractZip on an open archive.
+func unpackZip(archive string, zr *zip.Reader, root string, want func(name string) bool, maxMember int64) error {
 	for _, f := range zr.File {
 		name, err := safeMemberName(f.Name)
 		if err != nil {
@@ -487,12 +582,14 @@ func writeMember(archive, root, name string, r io.Reader, maxMember int64) (err 
 	if exists(dst) {
 		return nil
 	}
+	// A failure to write is the data directory's, not the archive's.
+	writeErr := func(err error) error { return &WriteError{File: name, Dir: root, Err: err} }
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return writeErr(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.partial")
 	if err != nil {
-		return err
+		return writeErr(err)
 	}
 	defer func() {
 		if err != nil {
@@ -500,18 +597,19 @@ func writeMember(archive, root, name string, r io.Reader, maxMember int64) (err 
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, io.LimitReader(r, maxMember+1))
+	disk := &recordingWriter{w: partialWriter(tmp)}
+	n, err := io.Copy(disk, io.LimitReader(r, maxMember+1))
 	if err != nil {
+		if disk.err != nil {
+			return writeErr(fmt.Errorf("unpacking %s after %d bytes: %w", filepath.Base(archive), n, disk.err))
+		}
 		return fileErr(archive, "member %q: %v", name, err)
 	}
 	if n > maxMember {
 		return fileErr(archive, "member %q: more than the %d bytes allowed", name, maxMember)
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	if err = commitTemp(tmp, dst); err != nil {
+		return writeErr(err)
 	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // FormatError reports malformed input: the file and where in it the problem
@@ -77,3 +78,34 @@ func (e *MissingError) Error() string {
 }
 
 func (e *MissingError) Unwrap() error { return e.Err }
+
+// fetchFailed is the error of a file that could not be fetched into dir: a
+// *WriteError as it is, else a *MissingError.
+func fetchFailed(file, dir string, err error) error {
+	var we *WriteError
+	if errors.As(err, &we) {
+		return we
+	}
+	return newMissing(file, dir, err)
+}
+
+// WriteError reports a data file that could not be written into the data
+// directory: the disk is full, or the directory is read-only or not a
+// directory. No partial file is left under the file's name.
+type WriteError struct {
+	File string // relative to Dir, e.g. "mnist/train-images-idx3-ubyte.gz"
+	Dir  string // the data directory
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	fix := "make " + e.Dir + " a writable directory"
+	if errors.Is(e.Err, syscall.ENOSPC) {
+		fix = "free disk space for " + e.Dir
+	}
+	return fmt.Sprintf("datasets: cannot write %s into the data directory %s: %v; nothing partial was kept; "+
+		"to fix: %s, or pass another directory / set %s (a read-only directory is fine once it holds the files)",
+		e.File, e.Dir, e.Err, fix, EnvDataDir)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }

@@ -64,6 +64,12 @@ func saveCheckpoint(root string, ctx *context.Context, st checkpointState) (err 
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	final := filepath.Join(root, fmt.Sprintf("%s%04d", epochPrefix, len(st.Epochs)))
+	// A save interrupted (SIGKILL, power loss) leaves its temporary directory:
+	// never a checkpoint, only wasted space.
+	stale, _ := filepath.Glob(filepath.Join(root, ".tmp-"+epochPrefix+"*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
 	tmp, err := os.MkdirTemp(root, ".tmp-"+epochPrefix)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -111,6 +117,7 @@ func saveCheckpoint(root string, ctx *context.Context, st checkpointState) (err 
 	if err := writeSynced(filepath.Join(tmp, stateFile), data); err != nil {
 		return err
 	}
+	syncDir(tmp)        // the two files' directory entries, before the rename publishes them
 	os.RemoveAll(final) // A stale directory of the same epoch (an earlier run of it).
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -200,8 +207,14 @@ func loadCheckpoint(root string) (*checkpoint, error) {
 	}
 	c := &checkpoint{dir: dir, state: st, values: map[string]*tensors.Tensor{}}
 	for _, v := range st.Variables {
-		if !v.DType.IsADType() || v.DType == dtypes.InvalidDType || v.Offset < 0 || v.Length < 0 || v.Offset+v.Length > int64(len(data)) {
+		if !v.DType.IsADType() || v.DType == dtypes.InvalidDType || v.Offset < 0 || v.Length < 0 ||
+			v.Offset > int64(len(data)) || v.Length > int64(len(data))-v.Offset {
 			return nil, damaged("variable %s: bad table entry", v.Name)
+		}
+		// state.json is not covered by the checksum: its dimensions are checked
+		// before shapes.Make (which panics on a negative one) and before allocating.
+		if n, ok := elementsWithin(v.Dims, v.Length); !ok || n*int64(v.DType.Memory()) != v.Length {
+			return nil, damaged("variable %s: dimensions %v do not fit its %d bytes", v.Name, v.Dims, v.Length)
 		}
 		shape := shapes.Make(v.DType, v.Dims...)
 		if int64(shape.Memory()) != v.Length {
@@ -214,6 +227,27 @@ func loadCheckpoint(root string) (*checkpoint, error) {
 		c.values[v.Name] = t
 	}
 	return c, nil
+}
+
+// elementsWithin returns the element count of dims if no dimension is
+// negative and the count is at most limit (so that it cannot overflow).
+func elementsWithin(dims []int, limit int64) (int64, bool) {
+	for _, d := range dims {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			return 0, true
+		}
+	}
+	n := int64(1)
+	for _, d := range dims {
+		if n > limit/int64(d) {
+			return 0, false
+		}
+		n *= int64(d)
+	}
+	return n, true
 }
 
 // attach makes c the context's loader and overwrites the variables ctx already has.
@@ -256,12 +290,16 @@ func (c *checkpoint) unused() []string {
 }
 
 // matches reports a checkpoint written by a run of another configuration.
-func (c *checkpoint) matches(cfg RunConfig) error {
-	want, _ := json.Marshal(cfg.configMap())
+func (c *checkpoint) matches(cfg RunConfig) error { return c.matchesRun(cfg.Name(), cfg.configMap()) }
+
+// matchesRun reports a checkpoint written by another run than the one named
+// run with configuration config (compared as JSON, as state.json stores it).
+func (c *checkpoint) matchesRun(run string, config map[string]any) error {
+	want, _ := json.Marshal(config)
 	got, _ := json.Marshal(c.state.Config)
-	if c.state.Run != cfg.Name() || string(want) != string(got) {
+	if c.state.Run != run || string(want) != string(got) {
 		return fmt.Errorf("checkpoint %s is of run %s with configuration %s, not of %s with %s; delete it to start this run over",
-			c.dir, c.state.Run, got, cfg.Name(), want)
+			c.dir, c.state.Run, got, run, want)
 	}
 	return nil
 }

@@ -390,6 +390,11 @@ func decodeSafetensors(data []byte) (map[string]*tensors.Tensor, error) {
 		if dtype == dtypes.InvalidDType {
 			return nil, fmt.Errorf("tensor %q: unsupported dtype %q", name, e.DType)
 		}
+		// Checked before shapes.Make, which panics on a negative dimension, and
+		// before anything is allocated for the shape.
+		if _, ok := elementsWithin(e.Shape, int64(len(body))); !ok {
+			return nil, fmt.Errorf("tensor %q: shape %v does not fit the %d data bytes", name, e.Shape, len(body))
+		}
 		shape := shapes.Make(dtype, e.Shape...)
 		start, end := e.Offsets[0], e.Offsets[1]
 		if start < 0 || end < start || end > len(body) || end-start != int(shape.Memory()) {
@@ -402,6 +407,27 @@ func decodeSafetensors(data []byte) (map[string]*tensors.Tensor, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// elementsWithin returns the element count of dims if no dimension is
+// negative and the count is at most limit (so that it cannot overflow).
+func elementsWithin(dims []int, limit int64) (int64, bool) {
+	for _, d := range dims {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			return 0, true
+		}
+	}
+	n := int64(1)
+	for _, d := range dims {
+		if n > limit/int64(d) {
+			return 0, false
+		}
+		n *= int64(d)
+	}
+	return n, true
 }
 
 func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }

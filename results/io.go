@@ -192,10 +192,10 @@ func Write(dir string, rec *Record) error {
 		return fmt.Errorf("results: encoding %s: %w", r.Label(), err)
 	}
 	data = append(data, '\n')
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results: %w", err)
-	}
 	path := filepath.Join(dir, r.FileName())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results: writing %s: %w", path, err)
+	}
 	old, err := Load(path)
 	if ve := (*VersionError)(nil); errors.As(err, &ve) {
 		return fmt.Errorf("results: %s: not replacing a record of a newer format (%w)", path, ve)
@@ -211,8 +211,13 @@ func Write(dir string, rec *Record) error {
 	return writeFileAtomic(path, data, 0o644)
 }
 
-// syncFile is (*os.File).Sync; tests replace it to simulate a failing disk.
-var syncFile = (*os.File).Sync
+// Test hooks, to simulate a failing disk where a real one cannot be arranged:
+// tempWriter is what a temporary file's content is written through (the file
+// itself), syncFile is (*os.File).Sync.
+var (
+	tempWriter = func(f *os.File) io.Writer { return f }
+	syncFile   = (*os.File).Sync
+)
 
 // writeFileAtomic writes data to path through a temporary file in the same
 // directory, fsynced and renamed over path; on any error path is untouched
@@ -224,7 +229,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("results: %w", err)
+		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -233,7 +238,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 			err = fmt.Errorf("results: writing %s: %w", path, err)
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
+	var n int
+	if n, err = tempWriter(tmp).Write(data); err == nil && n != len(data) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
 		return err
 	}
 	if err = tmp.Chmod(perm); err != nil {

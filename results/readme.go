@@ -105,7 +105,7 @@ func WriteREADME(path string, records []*Record, opts ReportOptions) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("results: %w", err)
+		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
 	return writeFileAtomic(path, []byte(text), 0o644)
 }

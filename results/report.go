@@ -593,7 +593,7 @@ func WriteReport(path string, records []*Record, opts ReportOptions) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("results: %w", err)
+		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
 	return writeFileAtomic(path, page, 0o644)
 }
