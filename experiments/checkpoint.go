@@ -289,9 +289,6 @@ func (c *checkpoint) unused() []string {
 	return names
 }
 
-// matches reports a checkpoint written by a run of another configuration.
-func (c *checkpoint) matches(cfg RunConfig) error { return c.matchesRun(cfg.Name(), cfg.configMap()) }
-
 // matchesRun reports a checkpoint written by another run than the one named
 // run with configuration config (compared as JSON, as state.json stores it).
 func (c *checkpoint) matchesRun(run string, config map[string]any) error {

@@ -7,9 +7,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
@@ -182,7 +181,6 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	started := time.Now()
 	task, _ := LookupTask(cfg.Dataset)
 	choice, err := backend.Default()
 	if err != nil {
@@ -196,124 +194,37 @@ func Run(cfg RunConfig, data *ImageData, hooks Hooks) (*results.Record, error) {
 	if err := errors.Join(data.Train.ToDevice(choice.Backend), data.Test.ToDevice(choice.Backend)); err != nil {
 		return nil, err
 	}
-
-	var resumed *checkpoint
-	if cfg.CheckpointDir != "" {
-		if resumed, err = loadCheckpoint(cfg.CheckpointDir); err != nil {
-			return nil, err
-		}
-		if resumed != nil {
-			if err := resumed.matches(cfg); err != nil {
-				return nil, err
-			}
-		}
-	}
-
 	model := NewModelConfig(task.Arch, cfg.Method)
-	ctx := context.New()
-	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
-		return nil, err
-	}
-	if resumed != nil {
-		// Variables come from the checkpoint as the model creates them.
-		if err := resumed.attach(ctx); err != nil {
-			return nil, err
-		}
-		ctx = ctx.Checked(false)
-	}
-	if ctx, err = model.Setup(choice.Backend, ctx); err != nil {
-		return nil, err
-	}
-	params := morph.CountParameters(ctx.In(ModelScope))
-	optimizer := optimizers.Adam().LearningRate(cfg.LearningRate).Betas(0.9, 0.999).Epsilon(cfg.AdamEpsilon).Done()
-	loop := NewLoop(choice.Backend, ctx, model.Logits, optimizer)
-	defer loop.Finalize()
-
-	rec := &results.Record{
-		Dataset: cfg.Dataset, Method: string(cfg.Method), Seed: cfg.Seed,
-		Backend:         results.Backend{Name: choice.Name(), Config: choice.Config, GoMLX: gomlxVersion()},
-		Config:          cfg.configMap(),
-		TrainableParams: params.Trainable, TotalParams: params.Total,
-		Machine: results.CurrentMachine(), Commit: results.GitCommit("."),
-		StartedAt: started,
-	}
-	var earlierSeconds float64
-	if resumed != nil {
-		rec.Epochs, rec.StartedAt, earlierSeconds = resumed.state.Epochs, resumed.state.StartedAt, resumed.state.WallSeconds
-		fmt.Fprintf(os.Stderr, "%s: resuming after epoch %d from %s\n", cfg.Name(), len(rec.Epochs), resumed.dir)
-	}
-	runErr := trainEpochs(cfg, loop, data, rec, hooks, func() error {
-		if resumed != nil {
-			if unused := resumed.unused(); len(unused) > 0 {
-				return fmt.Errorf("checkpoint %s holds variables this model does not use (%s): it belongs to another model; delete it to start over",
-					resumed.dir, strings.Join(unused, ", "))
+	s := &session{
+		name: cfg.Name(), config: cfg.configMap(), seed: cfg.Seed, epochs: cfg.Epochs, batchSize: cfg.BatchSize,
+		checkpointDir: cfg.CheckpointDir,
+		record:        results.Record{Dataset: cfg.Dataset, Method: string(cfg.Method)},
+		setup: func(b backends.Backend, ctx *context.Context) (*context.Context, Logits, optimizers.Interface, error) {
+			ctx, err := model.Setup(b, ctx)
+			adam := optimizers.Adam().LearningRate(cfg.LearningRate).Betas(0.9, 0.999).Epsilon(cfg.AdamEpsilon).Done()
+			return ctx, model.Logits, adam, err
+		},
+		batches: func(epoch int) ([]batch, error) {
+			order, err := datasets.EpochOrder(data.Train.N(), cfg.BatchSize, uint64(cfg.Seed), epoch)
+			batches := make([]batch, len(order))
+			for i, idx := range order {
+				batches[i] = batch{data: data.Train, idx: idx}
 			}
-			resumed = nil
-		}
-		if cfg.CheckpointDir == "" {
-			return nil
-		}
-		return saveCheckpoint(cfg.CheckpointDir, ctx, checkpointState{Run: cfg.Name(), Config: cfg.configMap(),
-			Epochs: rec.Epochs, StartedAt: rec.StartedAt, WallSeconds: earlierSeconds + time.Since(started).Seconds()})
-	})
-	rec.FinishedAt = time.Now()
-	rec.WallSeconds = earlierSeconds + rec.FinishedAt.Sub(started).Seconds()
-	rec.PeakRSSBytes = results.PeakRSS()
-	rec.Compiles = loop.Compiles()
-	if runErr != nil {
-		rec.Status, rec.Error = results.StatusFailed, runErr.Error()
-		return rec, fmt.Errorf("%s: %w", cfg.Name(), runErr)
-	}
-	rec.Status = results.StatusComplete
-	last := rec.Epochs[len(rec.Epochs)-1]
-	rec.FinalTestAccuracy = last.TestAccuracy
-	if cfg.Method == MorphFrozen || cfg.Method == MorphTrained {
-		if rec.Learned, err = learned(ctx.In(ModelScope)); err != nil {
-			return rec, err
-		}
-	}
-	return rec, nil
-}
-
-// trainEpochs runs the epochs of cfg after those already in rec, appending
-// each to rec, and calls endOfEpoch (the checkpoint) after each.
-func trainEpochs(cfg RunConfig, loop *Loop, data *ImageData, rec *results.Record, hooks Hooks, endOfEpoch func() error) error {
-	name := cfg.Name()
-	for epoch := len(rec.Epochs) + 1; epoch <= cfg.Epochs; epoch++ {
-		start := time.Now()
-		order, err := datasets.EpochOrder(data.Train.N(), cfg.BatchSize, uint64(cfg.Seed), epoch)
-		if err != nil {
+			return batches, err
+		},
+		evaluate: func(loop *Loop) (float64, error) {
+			accuracy, _, err := loop.Evaluate(data.Test, cfg.BatchSize)
+			return accuracy, err
+		},
+		finish: func(_ *Loop, ctx *context.Context, rec *results.Record) (err error) {
+			rec.FinalTestAccuracy = rec.Epochs[len(rec.Epochs)-1].TestAccuracy
+			if cfg.Method == MorphFrozen || cfg.Method == MorphTrained {
+				rec.Learned, err = learned(ctx.In(ModelScope))
+			}
 			return err
-		}
-		rec.StepsPerEpoch = len(order)
-		var lossSum float64
-		for step, idx := range order {
-			loss, err := loop.TrainStep(data.Train, idx)
-			if err != nil {
-				return fmt.Errorf("epoch %d step %d: %w", epoch, step+1, err)
-			}
-			lossSum += loss
-			if hooks.OnStep != nil {
-				elapsed := time.Since(start).Seconds()
-				hooks.OnStep(StepInfo{Run: name, Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: len(order),
-					Loss: loss, ExamplesPerSec: float64((step+1)*cfg.BatchSize) / elapsed})
-			}
-		}
-		accuracy, _, err := loop.Evaluate(data.Test, cfg.BatchSize)
-		if err != nil {
-			return fmt.Errorf("epoch %d evaluation: %w", epoch, err)
-		}
-		e := results.Epoch{Epoch: epoch, TrainLoss: lossSum / float64(len(order)),
-			TestAccuracy: results.Float(accuracy), Seconds: time.Since(start).Seconds()}
-		rec.Epochs = append(rec.Epochs, e)
-		if err := endOfEpoch(); err != nil {
-			return fmt.Errorf("epoch %d: %w", epoch, err)
-		}
-		if hooks.OnEpoch != nil {
-			hooks.OnEpoch(EpochInfo{Run: name, Epoch: epoch, Epochs: cfg.Epochs, TrainLoss: e.TrainLoss, Accuracy: accuracy, Seconds: e.Seconds})
-		}
+		},
 	}
-	return nil
+	return s.run(hooks)
 }
 
 // learned reads the core's α and any wrapper scales of a trained morph model.
@@ -325,7 +236,7 @@ func learned(ctx *context.Context) (*results.Learned, error) {
 	if len(alphas) != 1 {
 		return nil, fmt.Errorf("want one shared core, found %d", len(alphas))
 	}
-	l := &results.Learned{Alpha: alphas[0].Value}
+	l := &results.Learned{Alpha: results.Float(alphas[0].Value)}
 	scales, err := morph.Scales(ctx)
 	if err != nil {
 		return nil, err

@@ -263,7 +263,9 @@ func summarize(recs []*Record) Summary {
 			}
 		}
 		if r.Learned != nil {
-			alpha = append(alpha, r.Learned.Alpha)
+			if r.Learned.Alpha != nil {
+				alpha = append(alpha, *r.Learned.Alpha)
+			}
 			for k, v := range r.Learned.Scales {
 				scales[k] = append(scales[k], v)
 			}
@@ -285,7 +287,7 @@ func summarize(recs []*Record) Summary {
 	for i := range curveTest {
 		s.Curve = append(s.Curve, CurvePoint{Epoch: i + 1, Test: statOf(curveTest[i]), Dev: statOf(curveDev[i])})
 	}
-	if len(alpha) > 0 {
+	if len(alpha) > 0 || len(scales) > 0 {
 		ls := &LearnedSummary{Alpha: statOf(alpha)}
 		for _, k := range sortedKeys(scales) {
 			ls.Scales = append(ls.Scales, NamedStat{Name: k, Stat: statOf(scales[k])})

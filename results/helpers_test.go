@@ -55,7 +55,7 @@ func newRecord(dataset, method string, seed int, acc float64) *Record {
 		r.Epochs = append(r.Epochs, Epoch{Epoch: i, TrainLoss: 1 / float64(i), TestAccuracy: Float(max(0, acc-0.01*float64(3-i))), Seconds: 10})
 	}
 	if strings.HasPrefix(method, "morph") {
-		r.Learned = &Learned{Alpha: 0.1 + 0.01*float64(seed)}
+		r.Learned = &Learned{Alpha: Float(0.1 + 0.01*float64(seed))}
 	}
 	return r
 }
@@ -108,7 +108,7 @@ func syntheticRecords() []*Record {
 			r.Epochs[i].DevAccuracy, r.Epochs[i].TestAccuracy = Float(0.5+0.02*float64(i)), nil
 		}
 		if m == "morph" {
-			r.Learned = &Learned{Alpha: 1, Scales: map[string]float64{"layer2.query": 1.25, "classifier": 0.75}}
+			r.Learned = &Learned{Scales: map[string]float64{"layer2.query": 1.25, "classifier": 0.75}}
 		}
 		recs = append(recs, r)
 	}

@@ -162,7 +162,7 @@ func (e *Epoch) UnmarshalJSON(data []byte) error {
 // Learned holds what a morph run learned: the core's residual gate
 // α = 2·sigmoid(s) and the per-wrapper scales (SST-2's shared-weight wrappers).
 type Learned struct {
-	Alpha  float64            `json:"alpha"`
+	Alpha  *float64           `json:"alpha,omitempty"` // nil when the model has no core (SST-2's morph)
 	Scales map[string]float64 `json:"scales,omitempty"`
 }
 
@@ -329,8 +329,8 @@ func Validate(r *Record) error {
 	checkAcc("final_test_accuracy", r.FinalTestAccuracy)
 	checkAcc("final_dev_accuracy", r.FinalDevAccuracy)
 	if r.Learned != nil {
-		if math.IsNaN(r.Learned.Alpha) || math.IsInf(r.Learned.Alpha, 0) {
-			bad("learned.alpha %v is not finite", r.Learned.Alpha)
+		if a := r.Learned.Alpha; a != nil && (math.IsNaN(*a) || math.IsInf(*a, 0)) {
+			bad("learned.alpha %v is not finite", *a)
 		}
 		for k, v := range r.Learned.Scales {
 			if math.IsNaN(v) || math.IsInf(v, 0) {

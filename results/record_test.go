@@ -68,7 +68,7 @@ func TestValidate(t *testing.T) {
 		{"failed without error", func(r *Record) { failed(r); r.Error = "" }, "needs its error"},
 		{"failed with accuracy", func(r *Record) { failed(r); r.FinalTestAccuracy = Float(0.5) }, "must not carry final accuracies"},
 		{"wall NaN", func(r *Record) { r.WallSeconds = math.NaN() }, "wall_seconds"},
-		{"learned alpha Inf", func(r *Record) { r.Learned = &Learned{Alpha: math.Inf(1)} }, "learned.alpha"},
+		{"learned alpha Inf", func(r *Record) { r.Learned = &Learned{Alpha: Float(math.Inf(1))} }, "learned.alpha"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecord("mnist", "baseline", 0, 0.97)

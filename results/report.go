@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -505,11 +506,17 @@ func writeLearned(b *bytes.Buffer, sums []Summary) {
 		t.Header = append(t.Header, s.Label())
 		t.Right = append(t.Right, true)
 	}
-	row := []string{"α = 2·sigmoid(s)"}
-	for _, s := range cols {
-		row = append(row, formatStat(s.Learned.Alpha))
+	if slices.ContainsFunc(cols, func(s Summary) bool { return s.Learned.Alpha.N > 0 }) {
+		row := []string{"α = 2·sigmoid(s)"}
+		for _, s := range cols {
+			cell := "—" // no shared core (SST-2's morph)
+			if s.Learned.Alpha.N > 0 {
+				cell = formatStat(s.Learned.Alpha)
+			}
+			row = append(row, cell)
+		}
+		t.Rows = append(t.Rows, TableRow{Cells: row})
 	}
-	t.Rows = append(t.Rows, TableRow{Cells: row})
 	for _, n := range names {
 		row := []string{"scale " + n}
 		for _, s := range cols {

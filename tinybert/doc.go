@@ -21,6 +21,21 @@
 //   - Hub: ResolveBackbone finds a backbone directory: an explicit local directory, the
 //     Hugging Face cache (HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub) or a
 //     checksummed, atomic download from the hub.
+//   - Encoder (encoder.go): BertForSequenceClassification in GoMLX — embeddings, post-LN
+//     layers with additive-mask attention and erf GELU, pooler, classifier — matching
+//     transformers within the fixture's tolerances (encoder_test.go: every golden).
+//     VariableFor maps checkpoint keys onto the model's variables.
+//   - Surgery (surgery.go): SPEC §3's methods on the top layers — Baseline, Morph
+//     (morph.LinearWrapperShared) and LoRA (lora.Apply) — with their trainable sets;
+//     Model.Setup loads a checkpoint (or RandomWeights) into a context. The frozen
+//     bottom (Frozen) can be computed once and training started from it (ForwardFrom).
+//   - IdentifyBackbone names the backbone of a run: the bert-tiny test fixture is never
+//     reported as TinyBERT.
 //
-// LoadPretrained ties these together for a model directory.
+// LoadPretrained ties these together for a model directory. In outline:
+//
+//	p, err := tinybert.LoadPretrained(dir)
+//	m, err := tinybert.NewModel(p.Config, tinybert.LoRA)
+//	_, err = m.Setup(backend, ctx.In("model"), p.Weights) // seed ctx's RNG first
+//	logits := m.Logits(ctx.Reuse().In("model"), ids, mask, types) // in a graph function
 package tinybert

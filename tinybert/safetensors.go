@@ -19,7 +19,10 @@ const maxSafetensorsHeader = 100_000_000
 var safetensorsDTypes = map[string]storageDType{"F32": stF32, "F16": stF16, "BF16": stBF16, "I64": stI64, "F64": stF64}
 
 // ReadSafetensorsFile reads every tensor of a .safetensors file.
-func ReadSafetensorsFile(path string) (StateDict, error) {
+func ReadSafetensorsFile(path string) (StateDict, error) { return readFile(path, ReadSafetensors) }
+
+// readFile applies a reader of (io.ReaderAt, size) to a file, naming it in errors.
+func readFile(path string, read func(io.ReaderAt, int64) (StateDict, error)) (StateDict, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -29,7 +32,7 @@ func ReadSafetensorsFile(path string) (StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd, err := ReadSafetensors(f, st.Size())
+	sd, err := read(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -16,22 +15,7 @@ import (
 // ReadTorchFile reads a PyTorch checkpoint (pytorch_model.bin) written by torch.save of a
 // state dict, in the zip format (torch >= 1.6) or the legacy format (five pickles then
 // raw storages).
-func ReadTorchFile(path string) (StateDict, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	sd, err := ReadTorch(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sd, nil
-}
+func ReadTorchFile(path string) (StateDict, error) { return readFile(path, ReadTorch) }
 
 // ReadTorch reads a PyTorch checkpoint of the given size; see ReadTorchFile.
 //

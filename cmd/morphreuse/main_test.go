@@ -157,6 +157,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"run", "--dataset", "mnist", "--method", "lora", "--seeds", "0,,1"},
 		{"run", "--dataset", "mnist", "--method", "lora", "--seeds", "1,1"},
 		{"run", "--dataset", "mnist", "--method", "lora", "--epochs", "-3"},
+		{"run", "--dataset", "mnist", "--method", "lora", "--epochs", "0"},
+		{"reproduce", "--epochs", "0"},
 		{"reproduce", "--datasets", "mnist,svhn"},
 		{"params", "--dataset", "mnist", "--method", "nope"},
 		{"report", "extra-argument"},
@@ -264,9 +266,9 @@ func TestKilledRunResumesToTheSameRecord(t *testing.T) {
 				w.Epoch, w.TrainLoss, *w.TestAccuracy, g.TrainLoss, *g.TestAccuracy)
 		}
 	}
-	if *want.FinalTestAccuracy != *got.FinalTestAccuracy || want.Learned.Alpha != got.Learned.Alpha {
+	if *want.FinalTestAccuracy != *got.FinalTestAccuracy || *want.Learned.Alpha != *got.Learned.Alpha {
 		t.Errorf("final accuracy %v vs %v, alpha %v vs %v", *want.FinalTestAccuracy, *got.FinalTestAccuracy,
-			want.Learned.Alpha, got.Learned.Alpha)
+			*want.Learned.Alpha, *got.Learned.Alpha)
 	}
 	if _, err := os.Stat(filepath.Join(out, ".checkpoints")); err == nil {
 		entries, _ := os.ReadDir(filepath.Join(out, ".checkpoints"))
