@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -48,6 +49,30 @@ func LookupTask(dataset string) (Task, error) {
 
 // Seeds of the protocol.
 var Seeds = []int{0, 1, 2}
+
+// SeedsEnv overrides the seeds of the notebooks' runs, e.g. "0" (CIFAR-10's
+// 10 epochs per seed are hours on a 2-core CPU without XLA).
+const SeedsEnv = "MORPHREUSE_SEEDS"
+
+// ProtocolSeeds are the seeds to run: $MORPHREUSE_SEEDS if set (an error if
+// malformed), else Seeds; only the first one in quick mode.
+func ProtocolSeeds() ([]int, error) {
+	seeds := Seeds
+	if v := strings.TrimSpace(os.Getenv(SeedsEnv)); v != "" {
+		seeds = nil
+		for _, part := range strings.Split(v, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(part))
+			if err != nil || k < 0 || slices.Contains(seeds, k) {
+				return nil, fmt.Errorf("%s=%q: want distinct non-negative integers separated by commas, e.g. 0,1,2", SeedsEnv, v)
+			}
+			seeds = append(seeds, k)
+		}
+	}
+	if Quick() {
+		seeds = seeds[:1]
+	}
+	return seeds, nil
+}
 
 // QuickEnv is the environment variable that shrinks every experiment for a
 // smoke run (notebooks in CI): a few hundred examples, one epoch, one seed.
