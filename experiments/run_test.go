@@ -195,3 +195,26 @@ func contains(s string, parts ...string) bool {
 	}
 	return true
 }
+
+func TestProtocolSeeds(t *testing.T) {
+	for _, c := range []struct {
+		env, quick string
+		want       []int
+		ok         bool
+	}{
+		{"", "", []int{0, 1, 2}, true},
+		{"0", "", []int{0}, true},
+		{" 3, 1 ", "", []int{3, 1}, true},
+		{"0,1,2", "1", []int{0}, true},
+		{"0,,1", "", nil, false},
+		{"1,1", "", nil, false},
+		{"-2", "", nil, false},
+	} {
+		t.Setenv(SeedsEnv, c.env)
+		t.Setenv(QuickEnv, c.quick)
+		got, err := ProtocolSeeds()
+		if (err == nil) != c.ok || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s=%q quick=%q: got %v, %v; want %v", SeedsEnv, c.env, c.quick, got, err, c.want)
+		}
+	}
+}
