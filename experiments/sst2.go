@@ -5,6 +5,7 @@ package experiments
 // run through the same Loop, checkpoints, hooks and records as the image tasks.
 
 import (
+	stdcontext "context"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,6 +47,10 @@ type SST2Config struct {
 	Method   Method
 	Seed     int
 	Backbone string // model directory: config.json, vocab.txt, model.safetensors or pytorch_model.bin
+	// BackboneName is what Backbone holds (tinybert.IdentifyDir): TinyBERT, the
+	// bert-tiny fixture or a custom BERT. Runs on other backbones than TinyBERT
+	// carry it in their variant, so their records never take TinyBERT's names.
+	BackboneName string
 
 	Epochs       int     // SPEC: 3
 	BatchSize    int     // 32
@@ -72,13 +77,46 @@ type SST2Config struct {
 }
 
 // NewSST2Config is the SPEC §3 protocol for a method and a backbone directory, shrunk when quick.
+// An empty backboneDir means TinyBERT_General_4L_312D from the Hugging Face cache,
+// downloaded there when missing (see ResolveBackbone).
 func NewSST2Config(method Method, seed int, backboneDir string, quick bool) (SST2Config, error) {
-	c := SST2Config{Method: method, Seed: seed, Backbone: backboneDir,
+	c := SST2Config{Method: method, Seed: seed,
 		Epochs: 3, BatchSize: 32, MaxLen: 64, LearningRate: 1e-4, WeightDecay: 0.01, AdamEpsilon: 1e-8}
 	if quick {
 		c.Quick, c.Epochs, c.LimitTrain, c.LimitTest = true, 1, 512, 256
 	}
+	b, err := ResolveBackbone(backboneDir)
+	if err != nil {
+		return c, err
+	}
+	c.Backbone, c.BackboneName = b.Dir, b.Name
 	return c, c.Validate()
+}
+
+// Backbone is a resolved SST-2 backbone: where it is and what it is.
+type Backbone struct{ Dir, Name string }
+
+var resolved = map[string]Backbone{}
+
+// ResolveBackbone finds the backbone of SST-2 runs: dir when given (checked),
+// else TinyBERT_General_4L_312D in the Hugging Face cache, downloaded there
+// when missing (offline, an error saying how to pass a directory instead);
+// then names it (the fixture by its checksum). Results are remembered per dir.
+func ResolveBackbone(dir string) (Backbone, error) {
+	if b, ok := resolved[dir]; ok {
+		return b, nil
+	}
+	found, err := tinybert.ResolveBackbone(stdcontext.Background(), dir, tinybert.HubOptions{})
+	if err != nil {
+		return Backbone{}, err
+	}
+	id, err := tinybert.IdentifyDir(found)
+	if err != nil {
+		return Backbone{}, err
+	}
+	b := Backbone{Dir: found, Name: id.Name}
+	resolved[dir] = b
+	return b, nil
 }
 
 // Validate reports a configuration that cannot run.
@@ -87,8 +125,8 @@ func (c SST2Config) Validate() error {
 	if !slices.Contains(SST2Methods, c.Method) {
 		errs = append(errs, fmt.Errorf("unknown sst2 method %q (want one of %v)", c.Method, SST2Methods))
 	}
-	if c.Backbone == "" {
-		errs = append(errs, fmt.Errorf("sst2 needs a backbone directory (config.json, vocab.txt and the weights of %s, or a fixture)", tinybert.TinyBERTGeneral4L312DRepo))
+	if c.Backbone == "" || c.BackboneName == "" {
+		errs = append(errs, fmt.Errorf("sst2 needs a resolved backbone (directory and name; see NewSST2Config)"))
 	}
 	if c.Epochs <= 0 || c.BatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("epochs %d and batch size %d must be > 0", c.Epochs, c.BatchSize))
@@ -128,9 +166,18 @@ func (c SST2Config) lengths() ([]int, error) {
 	return out, nil
 }
 
-// Variant names the speed options in use: "", "cached", "bucketed" or "cached+bucketed".
+// Variant names a run's departures from the protocol on TinyBERT: the
+// backbone when it is another ("fixture", "custom") and the speed options
+// ("cached", "bucketed"), joined with "+"; "" for a plain TinyBERT run.
 func (c SST2Config) Variant() string {
 	var parts []string
+	switch c.BackboneName {
+	case tinybert.TinyBERTGeneral4L312DRepo:
+	case tinybert.FixtureBackbone:
+		parts = append(parts, "fixture")
+	default:
+		parts = append(parts, "custom")
+	}
 	if c.Cache {
 		parts = append(parts, "cached")
 	}
@@ -431,6 +478,10 @@ func RunSST2(cfg SST2Config, data *SST2Data, hooks Hooks) (*results.Record, erro
 	}
 	if data.MaxLen != cfg.MaxLen || !slices.Equal(data.Lengths, lengths) {
 		return nil, fmt.Errorf("sst2: data padded to %v, the configuration wants %v", data.Lengths, lengths)
+	}
+	if data.Backbone.Name != cfg.BackboneName {
+		return nil, fmt.Errorf("sst2: the configuration names backbone %q, the data were tokenised for %q (build configurations with NewSST2Config)",
+			cfg.BackboneName, data.Backbone.Name)
 	}
 	m, err := tinybert.NewModel(data.Pretrained.Config, tinybert.Method(cfg.Method))
 	if err != nil {

@@ -345,8 +345,8 @@ func TestRunSST2ResumesToTheSameRecord(t *testing.T) {
 	if err := results.Verify(&written); err != nil {
 		t.Fatal(err)
 	}
-	if want.Dataset != SST2 || want.Backbone != tinybert.FixtureBackbone || want.Variant != "cached+bucketed" ||
-		want.FileName() != "sst2_morph-cached+bucketed_seed0.json" || want.FinalTestAccuracy == nil || want.FinalDevAccuracy == nil {
+	if want.Dataset != SST2 || want.Backbone != tinybert.FixtureBackbone || want.Variant != "fixture+cached+bucketed" ||
+		want.FileName() != "sst2_morph-fixture+cached+bucketed_seed0.json" || want.FinalTestAccuracy == nil || want.FinalDevAccuracy == nil {
 		t.Fatalf("record %+v", want)
 	}
 	for _, e := range want.Epochs {
@@ -413,7 +413,7 @@ func TestCachingIsExact(t *testing.T) {
 			t.Errorf("epoch %d: plain loss %.7f dev %.4f, cached loss %.7f dev %.4f", e.Epoch, e.TrainLoss, *e.DevAccuracy, c.TrainLoss, *c.DevAccuracy)
 		}
 	}
-	if *plain.FinalTestAccuracy != *cached.FinalTestAccuracy || plain.Variant != "" || cached.Variant != "cached" {
+	if *plain.FinalTestAccuracy != *cached.FinalTestAccuracy || plain.Variant != "fixture" || cached.Variant != "fixture+cached" {
 		t.Errorf("plain %s test %v, cached %s test %v", plain.Variant, *plain.FinalTestAccuracy, cached.Variant, *cached.FinalTestAccuracy)
 	}
 }

@@ -153,8 +153,11 @@ func formatDuration(sec float64) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-// variantNotes explain the SST-2 speed options a variant name is made of (SPEC §3).
+// variantNotes explain the parts a variant name is made of: the SST-2 speed
+// options (SPEC §3) and a backbone other than TinyBERT.
 var variantNotes = map[string]string{
+	"fixture":  "fixture: the backbone is the bert-tiny test fixture (random weights), not TinyBERT",
+	"custom":   "custom: the backbone is a BERT other than TinyBERT_General_4L_312D (see the backbone column)",
 	"cached":   "cached: the frozen layers' outputs are computed once and reused (no dropout in frozen layers)",
 	"bucketed": "bucketed: batches are grouped by length and padded to a fixed small set of lengths",
 }

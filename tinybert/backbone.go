@@ -35,17 +35,36 @@ type Backbone struct {
 // its real weights' checksum is not known here, so a random checkpoint of that shape
 // would be named TinyBERT too.
 func IdentifyBackbone(p *Pretrained) (Backbone, error) {
-	f, err := os.Open(p.WeightsFile)
+	return identify(p.Dir, p.Config, p.WeightsFile)
+}
+
+// IdentifyDir names the backbone in a model directory without reading its
+// weights into memory (only hashing them): what a run's record and file name
+// need before the data are loaded.
+func IdentifyDir(dir string) (Backbone, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return Backbone{}, err
+	}
+	weights, err := FindWeights(dir)
+	if err != nil {
+		return Backbone{}, err
+	}
+	return identify(dir, cfg, weights)
+}
+
+func identify(dir string, c Config, weightsFile string) (Backbone, error) {
+	f, err := os.Open(weightsFile)
 	if err != nil {
 		return Backbone{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return Backbone{}, fmt.Errorf("tinybert: hashing %s: %w", p.WeightsFile, err)
+		return Backbone{}, fmt.Errorf("tinybert: hashing %s: %w", weightsFile, err)
 	}
 	b := Backbone{WeightsSHA256: hex.EncodeToString(h.Sum(nil))}
-	c, t := p.Config, TinyBERTGeneral4L312D()
+	t := TinyBERTGeneral4L312D()
 	switch {
 	case fixtureWeightsSHA256[b.WeightsSHA256]:
 		b.Name = FixtureBackbone
@@ -53,7 +72,7 @@ func IdentifyBackbone(p *Pretrained) (Backbone, error) {
 		c.IntermediateSize == t.IntermediateSize && c.VocabSize == t.VocabSize:
 		b.Name = TinyBERTGeneral4L312DRepo
 	default:
-		dir, _ := filepath.Abs(p.Dir)
+		dir, _ := filepath.Abs(dir)
 		b.Name = fmt.Sprintf("custom BERT %dL-%dH (%s)", c.NumHiddenLayers, c.HiddenSize, filepath.Base(dir))
 	}
 	return b, nil

@@ -147,14 +147,18 @@ func (f *runFlags) register(fs *flag.FlagSet, defaultSeeds string) {
 	fs.IntVar(&f.limitTrain, "limit-train", 0, "use only the first N training examples (0: all)")
 	fs.IntVar(&f.limitTest, "limit-test", 0, "evaluate on the first N test examples (SST-2: dev and test) (0: all)")
 	fs.BoolVar(&f.quick, "quick", experiments.Quick(), "smoke run: 512 training examples, 256 test, 1 epoch, seed 0 ($"+experiments.QuickEnv+")")
-	fs.StringVar(&f.backbone, "backbone", "", "SST-2: backbone directory (config.json, vocab.txt, model.safetensors or pytorch_model.bin of "+
-		tinybert.TinyBERTGeneral4L312DRepo+"; tinybert/testdata/bert-tiny is the test fixture)")
+	fs.StringVar(&f.backbone, "backbone", "", "SST-2: backbone directory (config.json, vocab.txt, model.safetensors or pytorch_model.bin;\n"+
+		"default: "+tinybert.TinyBERTGeneral4L312DRepo+" from the Hugging Face cache, downloaded when missing;\n"+
+		"tinybert/testdata/bert-tiny is the test fixture)")
 	fs.BoolVar(&f.cache, "cache", false, "SST-2: compute the frozen layers' outputs once per split (same result, faster)")
 	fs.StringVar(&f.buckets, "buckets", "", "SST-2: padded lengths, e.g. 16,32,64: batches are drawn within a length (same result within noise, faster)")
 }
 
 // sst2Config validates the flags for one SST-2 run.
 func (f *runFlags) sst2Config(method experiments.Method, seed int) (experiments.SST2Config, error) {
+	if _, err := experiments.ResolveBackbone(f.backbone); err != nil {
+		return experiments.SST2Config{}, err // not a usage error: the backbone cannot be had here
+	}
 	cfg, err := experiments.NewSST2Config(method, seed, f.backbone, f.quick)
 	if err != nil {
 		return cfg, usageError{err.Error()}
@@ -244,7 +248,7 @@ func datasetNames() []string {
 	return names
 }
 
-// allDatasetNames are the image data sets and SST-2 (which needs --backbone).
+// allDatasetNames are the image data sets and SST-2.
 func allDatasetNames() []string { return append(datasetNames(), experiments.SST2) }
 
 // allMethods are the image methods and SST-2's.
@@ -316,7 +320,7 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("reproduce", "[flags]", stderr)
 	var f runFlags
 	f.register(fs, "0,1,2")
-	datasetsFlag := fs.String("datasets", strings.Join(datasetNames(), ","), "comma-separated data sets ("+experiments.SST2+" too, with --backbone)")
+	datasetsFlag := fs.String("datasets", strings.Join(allDatasetNames(), ","), "comma-separated data sets")
 	methodsFlag := fs.String("methods", "", "comma-separated methods (default: each data set's, "+joinMethods(experiments.Methods)+
 		"; sst2: "+joinMethods(experiments.SST2Methods)+")")
 	reportPath := fs.String("report", filepath.Join("results", "report.html"), "HTML report written at the end")
@@ -345,7 +349,17 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 		seeds = seeds[:1]
 	}
 	var jobs []experiments.Job
+	var unavailable error
 	for _, d := range names {
+		if d == experiments.SST2 {
+			// Without a backbone (offline, no --backbone) SST-2 cannot run:
+			// say so, run the rest, and fail at the end.
+			if _, err := experiments.ResolveBackbone(f.backbone); err != nil {
+				unavailable = fmt.Errorf("sst2 not run: %w", err)
+				fmt.Fprintf(stderr, "morphreuse reproduce: %v\n", unavailable)
+				continue
+			}
+		}
 		for _, m := range methods {
 			if !slices.Contains(methodsOf(d), m) {
 				continue
@@ -360,9 +374,12 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(jobs) == 0 {
+		if unavailable != nil {
+			return unavailable
+		}
 		return usagef("--methods %q: no method of the data sets %v", *methodsFlag, names)
 	}
-	runErr := runJobs(jobs, f.out, false, stdout, stderr)
+	runErr := errors.Join(runJobs(jobs, f.out, false, stdout, stderr), unavailable)
 	if err := writeReports(f.out, *reportPath, *readmePath, stdout); err != nil {
 		return errors.Join(runErr, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/morphreuse/morphreuse-go/results"
 	"github.com/morphreuse/morphreuse-go/tinybert"
@@ -40,7 +41,7 @@ func TestRunSST2OnTheFixture(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	rec, err := results.Load(filepath.Join(out, "sst2_lora-cached+bucketed_seed0.json"))
+	rec, err := results.Load(filepath.Join(out, "sst2_lora-fixture+cached+bucketed_seed0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,6 @@ func TestRunSST2OnTheFixture(t *testing.T) {
 
 func TestSST2UsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"run", "--dataset", "sst2", "--method", "morph"},                                                       // no backbone
 		{"run", "--dataset", "sst2", "--method", "morph-frozen", "--backbone", fixtureBackbone},                 // image method
 		{"run", "--dataset", "sst2", "--method", "lora", "--backbone", fixtureBackbone, "--buckets", "8,x"},     // bad lengths
 		{"run", "--dataset", "sst2", "--method", "lora", "--backbone", fixtureBackbone, "--buckets", "8,16,32"}, // 4 lengths with 64
@@ -100,11 +100,31 @@ func TestReproduceSST2WritesTheReport(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	records, err := results.LoadDir(filepath.Join(out, "runs"))
-	if err != nil || len(records) != 1 || records[0].Method != "morph" || records[0].Variant != "cached" {
+	if err != nil || len(records) != 1 || records[0].Method != "morph" || records[0].Variant != "fixture+cached" {
 		t.Fatalf("records %v, %v: want one sst2 morph run", records, err)
 	}
 	html, err := os.ReadFile(report)
 	if err != nil || !strings.Contains(string(html), "bert-tiny-fixture") {
 		t.Fatalf("report does not name the fixture backbone (%v)", err)
+	}
+}
+
+// TestSST2WithoutBackboneFailsFast: offline, with no --backbone and nothing
+// in the Hugging Face cache, SST-2 fails at once, saying how to supply one,
+// and reproduce still reports it as not run.
+func TestSST2WithoutBackboneFailsFast(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:9") // nothing listens: refused at once
+	start := time.Now()
+	code, _, stderr := runCLI(t, "run", "--dataset", "sst2", "--method", "lora", "--out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "--backbone") {
+		t.Fatalf("exit %d (want 1), stderr %q: want a message naming --backbone", code, stderr)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("failing took %s", took)
+	}
+	code, _, stderr = runCLI(t, "reproduce", "--datasets", "sst2", "--out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "sst2 not run") {
+		t.Fatalf("reproduce: exit %d, stderr %q", code, stderr)
 	}
 }
