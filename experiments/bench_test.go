@@ -1,9 +1,11 @@
 package experiments
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/morphreuse/morphreuse-go/internal/backend"
 	"github.com/morphreuse/morphreuse-go/internal/gradfix"
+	"github.com/morphreuse/morphreuse-go/tinybert"
 )
 
 // Benchmarks of the experiments' steps, at the protocol's batch size:
@@ -98,71 +101,157 @@ func timeMatmul(tb testing.TB, b backends.Backend, op gradfix.MatmulOp) time.Dur
 	return times[len(times)/2]
 }
 
-func BenchmarkStep(b *testing.B) {
+// stepSetup is one model ready to step: its loop, training and evaluation
+// data, and batch size.
+type stepSetup struct {
+	name        string
+	loop        *Loop
+	train, eval Data
+	batch       int
+}
+
+// imageSteps are the MLP and CNN of every method on random data.
+func imageSteps(b *testing.B) []stepSetup {
 	choice := backend.MustDefault()
+	var out []stepSetup
 	for _, arch := range []Arch{MLP, CNN} {
 		for _, method := range Methods {
 			model := NewModelConfig(arch, method)
-			ctx := context.New()
-			ctx, err := model.Setup(choice.Backend, ctx)
+			ctx, err := model.Setup(choice.Backend, context.New())
 			if err != nil {
 				b.Fatal(err)
 			}
 			const batch = 128
-			data := randomData(4*batch, model.Input...)
-			loop := NewLoop(choice.Backend, ctx, model.Logits, optimizers.Adam().LearningRate(1e-3).Epsilon(1e-8).Done())
-			idx := func(i int) []int32 {
-				out := make([]int32, batch)
-				for j := range out {
-					out[j] = int32((i*batch + j) % data.N())
-				}
-				return out
-			}
-			evalData := randomData(batch, model.Input...)
-			if _, err := loop.TrainStep(data, idx(0)); err != nil {
-				b.Fatal(err)
-			}
-			if _, _, err := loop.Evaluate(evalData, batch); err != nil {
-				b.Fatal(err)
-			}
-			trainOps, evalOps, err := loop.Matmuls()
+			out = append(out, stepSetup{name: fmt.Sprintf("%s/%s", arch, method), batch: batch,
+				loop:  NewLoop(choice.Backend, ctx, model.Logits, optimizers.Adam().LearningRate(1e-3).Epsilon(1e-8).Done()),
+				train: randomData(4*batch, model.Input...), eval: randomData(batch, model.Input...)})
+		}
+	}
+	return out
+}
+
+// bertSteps are the SST-2 models of every method on a TinyBERT_General_4L_312D-
+// shaped model (random weights), batch 32 of length 64, plain (from token ids)
+// and cached (from the frozen bottom's output).
+func bertSteps(b *testing.B) []stepSetup {
+	const batch, length = 32, 64
+	cfg := tinybert.TinyBERTGeneral4L312D()
+	sd := tinybert.RandomWeights(cfg, 1)
+	choice := backend.MustDefault()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids, mask, types, labels := make([]int32, batch*length), make([]int32, batch*length), make([]int32, batch*length), make([]int32, batch)
+	for i := range batch {
+		real := 2 + rng.IntN(length-1)
+		for j := range real {
+			ids[i*length+j], mask[i*length+j] = int32(1000+rng.IntN(20000)), 1
+		}
+		labels[i] = int32(rng.IntN(2))
+	}
+	tokens := Data{Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, batch, length),
+		tensors.FromFlatDataAndDimensions(mask, batch, length), tensors.FromFlatDataAndDimensions(types, batch, length)},
+		Labels: tensors.FromFlatDataAndDimensions(labels, batch)}
+	split := &SST2Split{N: batch, Buckets: []*SST2Bucket{{Length: length, Tokens: tokens}}}
+	var out []stepSetup
+	for _, method := range SST2Methods {
+		for _, cached := range []bool{false, true} {
+			m, err := tinybert.NewModel(cfg, tinybert.Method(method))
 			if err != nil {
 				b.Fatal(err)
 			}
-			report := func(b *testing.B, ops []gradfix.MatmulOp, cpu time.Duration) {
-				sec := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(sec*1e3, "ms/step")
-				b.ReportMetric(batch/sec, "examples/s")
-				b.ReportMetric(float64(gradfix.TotalFLOPs(ops))/sec/1e9, "GFLOP/s")
-				ceiling := kernelTime(b, choice.Backend, ops)
-				b.ReportMetric(100*ceiling.Seconds()/(cpu.Seconds()/float64(b.N)), "efficiency-%")
-				b.ReportMetric(0, "ns/op")
+			ctx := context.New()
+			if _, err := m.Setup(choice.Backend, ctx.In(ModelScope), sd); err != nil {
+				b.Fatal(err)
 			}
-			name := fmt.Sprintf("%s/%s", arch, method)
-			b.Run(name+"/train", func(b *testing.B) {
-				start := cpuTime()
-				for i := range b.N {
-					if _, err := loop.TrainStep(data, idx(i)); err != nil {
-						b.Fatal(err)
-					}
+			ctx = ctx.Reuse()
+			data := tokens
+			if cached {
+				d, err := frozenInputs(choice.Backend, ctx, m, split)
+				if err != nil {
+					b.Fatal(err)
 				}
-				report(b, trainOps, cpuTime()-start)
-			})
-			b.Run(name+"/eval", func(b *testing.B) {
-				start := cpuTime()
-				for range b.N {
-					if _, _, err := loop.Evaluate(evalData, batch); err != nil {
-						b.Fatal(err)
-					}
-				}
-				report(b, evalOps, cpuTime()-start)
-			})
-			if loop.Compiles() != 2 {
-				b.Errorf("%s: %d graphs compiled, want 2", name, loop.Compiles())
+				data = d[0]
 			}
-			loop.Finalize()
+			adamW := optimizers.Adam().LearningRate(1e-4).WeightDecay(0.01).Epsilon(1e-8).Done()
+			out = append(out, stepSetup{name: fmt.Sprintf("bert/%s/%s", method, map[bool]string{false: "plain", true: "cached"}[cached]),
+				loop: NewLoop(choice.Backend, ctx, sst2Logits(m, cached), adamW), train: data, eval: data, batch: batch})
 		}
 	}
+	return out
+}
+
+// BenchmarkStep times the training and evaluation steps of every model:
+// BenchmarkStep/{mlp,cnn}/<method>/{train,eval} at batch 128 and
+// BenchmarkStep/bert/<method>/{plain,cached}/{train,eval} at batch 32 × 64 tokens.
+func BenchmarkStep(b *testing.B) {
+	choice := backend.MustDefault()
+	var setups []stepSetup
+	if !strings.Contains(flagBench(), "bert") || strings.Contains(flagBench(), "mlp") || strings.Contains(flagBench(), "cnn") {
+		setups = append(setups, imageSteps(b)...)
+	}
+	if !strings.Contains(flagBench(), "mlp") && !strings.Contains(flagBench(), "cnn") {
+		setups = append(setups, bertSteps(b)...)
+	}
+	for _, s := range setups {
+		loop, batch := s.loop, s.batch
+		idx := func(i int) []int32 {
+			out := make([]int32, batch)
+			for j := range out {
+				out[j] = int32((i*batch + j) % s.train.N())
+			}
+			return out
+		}
+		if _, err := loop.TrainStep(s.train, idx(0)); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := loop.Evaluate(s.eval, batch); err != nil {
+			b.Fatal(err)
+		}
+		trainOps, evalOps, err := loop.Matmuls()
+		if err != nil {
+			b.Fatal(err)
+		}
+		report := func(b *testing.B, ops []gradfix.MatmulOp, cpu time.Duration) {
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(sec*1e3, "ms/step")
+			b.ReportMetric(float64(batch)/sec, "examples/s")
+			b.ReportMetric(float64(gradfix.TotalFLOPs(ops))/1e9, "GFLOP/step")
+			b.ReportMetric(float64(gradfix.TotalFLOPs(ops))/sec/1e9, "GFLOP/s")
+			ceiling := kernelTime(b, choice.Backend, ops)
+			b.ReportMetric(100*ceiling.Seconds()/(cpu.Seconds()/float64(b.N)), "efficiency-%")
+			b.ReportMetric(0, "ns/op")
+		}
+		b.Run(s.name+"/train", func(b *testing.B) {
+			start := cpuTime()
+			for i := range b.N {
+				if _, err := loop.TrainStep(s.train, idx(i+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, trainOps, cpuTime()-start)
+		})
+		b.Run(s.name+"/eval", func(b *testing.B) {
+			start := cpuTime()
+			for range b.N {
+				if _, _, err := loop.Evaluate(s.eval, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, evalOps, cpuTime()-start)
+		})
+		if loop.Compiles() != 2 {
+			b.Errorf("%s: %d graphs compiled, want 2", s.name, loop.Compiles())
+		}
+		loop.Finalize()
+	}
+}
+
+// flagBench is the -test.bench pattern: building every model takes a while,
+// so BenchmarkStep builds only the families the pattern can select.
+func flagBench() string {
+	if f := flag.Lookup("test.bench"); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // BenchmarkKernel times the dominant matrix products of the steps alone:

@@ -3,13 +3,11 @@ package experiments
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/morphreuse/morphreuse-go/datasets"
 	"github.com/morphreuse/morphreuse-go/internal/backend"
-	"github.com/morphreuse/morphreuse-go/internal/gradfix"
 	"github.com/morphreuse/morphreuse-go/internal/nn"
 	"github.com/morphreuse/morphreuse-go/results"
 	"github.com/morphreuse/morphreuse-go/tinybert"
@@ -211,111 +208,6 @@ func TestSST2EpochBatches(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d batches, EpochOrder %d", len(got), len(want))
 	}
-}
-
-// BenchmarkSST2TrainStep times one training step (AdamW update included) of each
-// method at the protocol's batch size and length, plain (from token ids) and cached
-// (from the frozen bottom's output), on a TinyBERT_General_4L_312D-shaped model with
-// random weights (MORPHREUSE_BENCH_BACKBONE=fixture: the bert-tiny fixture's shape).
-// GFLOP/s counts the matrix products the step's graph computes (gradfix.MatmulOps:
-// 2·m·n·k each, from the shapes; frozen weights' gradient products are not built).
-//
-//	go test ./experiments -run XXX -bench SST2TrainStep -benchtime 5x
-func BenchmarkSST2TrainStep(b *testing.B) {
-	cfg := tinybert.TinyBERTGeneral4L312D()
-	if os.Getenv("MORPHREUSE_BENCH_BACKBONE") == "fixture" {
-		p, err := tinybert.LoadPretrained(fixtureBackbone)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg = p.Config
-	}
-	length := 64
-	if l := os.Getenv("MORPHREUSE_BENCH_LENGTH"); l != "" {
-		fmt.Sscan(l, &length)
-	}
-	const batch, n = 32, 32
-	sd := tinybert.RandomWeights(cfg, 1)
-	choice := backend.MustDefault()
-	rng := rand.New(rand.NewPCG(1, 2))
-	ids, mask, types, labels := make([]int32, n*length), make([]int32, n*length), make([]int32, n*length), make([]int32, n)
-	for i := range n {
-		real := 2 + rng.IntN(length-1)
-		for j := range real {
-			ids[i*length+j], mask[i*length+j] = int32(1000+rng.IntN(20000)), 1
-		}
-		labels[i] = int32(rng.IntN(2))
-	}
-	split := &SST2Split{N: n, Buckets: []*SST2Bucket{{Length: length, Rows: nil, Tokens: Data{
-		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, n, length), tensors.FromFlatDataAndDimensions(mask, n, length),
-			tensors.FromFlatDataAndDimensions(types, n, length)}, Labels: tensors.FromFlatDataAndDimensions(labels, n)}}}}
-	for _, method := range SST2Methods {
-		for _, cached := range []bool{false, true} {
-			name := fmt.Sprintf("%s/%s", method, map[bool]string{false: "plain", true: "cached"}[cached])
-			b.Run(name, func(b *testing.B) {
-				m, err := tinybert.NewModel(cfg, tinybert.Method(method))
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx := context.New()
-				if _, err := m.Setup(choice.Backend, ctx.In(ModelScope), sd); err != nil {
-					b.Fatal(err)
-				}
-				ctx = ctx.Reuse()
-				data := split.Buckets[0].Tokens
-				if cached {
-					d, err := frozenInputs(choice.Backend, ctx, m, split)
-					if err != nil {
-						b.Fatal(err)
-					}
-					data = d[0]
-				}
-				loop := NewLoop(choice.Backend, ctx, sst2Logits(m, cached), optimizers.Adam().LearningRate(1e-4).WeightDecay(0.01).Epsilon(1e-8).Done())
-				defer loop.Finalize()
-				idx := func(i int) []int32 {
-					out := make([]int32, batch)
-					for j := range out {
-						out[j] = int32((i*batch + j) % n)
-					}
-					return out
-				}
-				if _, err := loop.TrainStep(data, idx(0)); err != nil {
-					b.Fatal(err)
-				}
-				if _, _, err := loop.Evaluate(data, batch); err != nil {
-					b.Fatal(err)
-				}
-				ops, _, err := loop.Matmuls()
-				if err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := cpuSeconds()
-				b.ResetTimer()
-				for i := range b.N {
-					if _, err := loop.TrainStep(data, idx(i+1)); err != nil {
-						b.Fatal(err)
-					}
-				}
-				sec := b.Elapsed().Seconds() / float64(b.N)
-				b.ReportMetric(sec*1e3, "ms/step")
-				b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/step")
-				b.ReportMetric(batch/sec, "examples/s")
-				b.ReportMetric(float64(gradfix.TotalFLOPs(ops))/1e9, "GFLOP/step")
-				b.ReportMetric(float64(gradfix.TotalFLOPs(ops))/sec/1e9, "GFLOP/s")
-				b.ReportMetric(0, "ns/op")
-			})
-		}
-	}
-}
-
-// cpuSeconds is the process's user+system CPU time: on a shared machine it says what a
-// step costs better than wall time does.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func sst2TestConfig(t *testing.T, method Method, dir string) SST2Config {
