@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/morphreuse/morphreuse-go/internal/dims"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -213,7 +215,7 @@ func loadCheckpoint(root string) (*checkpoint, error) {
 		}
 		// state.json is not covered by the checksum: its dimensions are checked
 		// before shapes.Make (which panics on a negative one) and before allocating.
-		if n, ok := elementsWithin(v.Dims, v.Length); !ok || n*int64(v.DType.Memory()) != v.Length {
+		if n, err := dims.Count(v.Dims, v.Length); err != nil || n*int64(v.DType.Memory()) != v.Length {
 			return nil, damaged("variable %s: dimensions %v do not fit its %d bytes", v.Name, v.Dims, v.Length)
 		}
 		shape := shapes.Make(v.DType, v.Dims...)
@@ -227,27 +229,6 @@ func loadCheckpoint(root string) (*checkpoint, error) {
 		c.values[v.Name] = t
 	}
 	return c, nil
-}
-
-// elementsWithin returns the element count of dims if no dimension is
-// negative and the count is at most limit (so that it cannot overflow).
-func elementsWithin(dims []int, limit int64) (int64, bool) {
-	for _, d := range dims {
-		if d < 0 {
-			return 0, false
-		}
-		if d == 0 {
-			return 0, true
-		}
-	}
-	n := int64(1)
-	for _, d := range dims {
-		if n > limit/int64(d) {
-			return 0, false
-		}
-		n *= int64(d)
-	}
-	return n, true
 }
 
 // attach makes c the context's loader and overwrites the variables ctx already has.

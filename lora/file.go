@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/morphreuse/morphreuse-go/internal/dims"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -392,8 +394,8 @@ func decodeSafetensors(data []byte) (map[string]*tensors.Tensor, error) {
 		}
 		// Checked before shapes.Make, which panics on a negative dimension, and
 		// before anything is allocated for the shape.
-		if _, ok := elementsWithin(e.Shape, int64(len(body))); !ok {
-			return nil, fmt.Errorf("tensor %q: shape %v does not fit the %d data bytes", name, e.Shape, len(body))
+		if _, err := dims.Count(e.Shape, int64(len(body))); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w: does not fit the %d data bytes", name, err, len(body))
 		}
 		shape := shapes.Make(dtype, e.Shape...)
 		start, end := e.Offsets[0], e.Offsets[1]
@@ -407,27 +409,6 @@ func decodeSafetensors(data []byte) (map[string]*tensors.Tensor, error) {
 		out[name] = t
 	}
 	return out, nil
-}
-
-// elementsWithin returns the element count of dims if no dimension is
-// negative and the count is at most limit (so that it cannot overflow).
-func elementsWithin(dims []int, limit int64) (int64, bool) {
-	for _, d := range dims {
-		if d < 0 {
-			return 0, false
-		}
-		if d == 0 {
-			return 0, true
-		}
-	}
-	n := int64(1)
-	for _, d := range dims {
-		if n > limit/int64(d) {
-			return 0, false
-		}
-		n *= int64(d)
-	}
-	return n, true
 }
 
 func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }

@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"math/bits"
 	"sort"
+
+	"github.com/morphreuse/morphreuse-go/internal/dims"
 
 	"github.com/x448/float16"
 )
@@ -171,16 +172,6 @@ const maxElements = 1 << 40
 
 // numElements multiplies dims, refusing negative dims and products above maxElements.
 func numElements(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("negative dimension %d in shape %v", d, shape)
-		}
-		hi, lo := bits.Mul64(uint64(n), uint64(d))
-		if hi != 0 || lo > maxElements {
-			return 0, fmt.Errorf("shape %v has more than 2^40 elements", shape)
-		}
-		n = int(lo)
-	}
-	return n, nil
+	n, err := dims.Count(shape, maxElements)
+	return int(n), err
 }
