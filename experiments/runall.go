@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/morphreuse/morphreuse-go/internal/backend"
@@ -60,10 +61,13 @@ func (c SST2Config) run(data any, checkpointDir string, hooks Hooks) (*results.R
 
 // RunAllOptions tunes RunAll.
 type RunAllOptions struct {
-	Force  bool      // run again even when a complete record exists
-	Hooks  Hooks     // progress; e.g. Console(os.Stderr), or a notebook's live plot
-	Stdout io.Writer // one line per run (done, skipped); nil: discarded
-	Stderr io.Writer // failures and notes; nil: os.Stderr
+	Force bool // run again even when a complete record exists
+	// RecordsOnly trains nothing: the jobs with a complete record are
+	// returned, the others listed on Stdout as missing (see RecordsOnly()).
+	RecordsOnly bool
+	Hooks       Hooks     // progress; e.g. Console(os.Stderr), or a notebook's live plot
+	Stdout      io.Writer // one line per run (done, skipped); nil: discarded
+	Stderr      io.Writer // failures and notes; nil: os.Stderr
 }
 
 // RunAll runs every job whose complete record is not yet in dir, writes each
@@ -102,6 +106,10 @@ func RunAll(jobs []Job, dir string, opts RunAllOptions) ([]*results.Record, erro
 		if skip {
 			fmt.Fprintf(stdout, "%s: done already (%s), skipped\n", job.Name(), path)
 			records = append(records, rec)
+			continue
+		}
+		if opts.RecordsOnly {
+			fmt.Fprintf(stdout, "%s: no record in %s, not trained ($%s)\n", job.Name(), dir, RecordsOnlyEnv)
 			continue
 		}
 		if data == nil || job.dataKey() != dataKey {
@@ -161,6 +169,34 @@ func summary(rec *results.Record) string {
 		s += " [" + rec.Backbone + "]"
 	}
 	return s
+}
+
+// RecordsOnlyEnv set to true makes the notebooks show the records there are
+// and train nothing: e.g. to export a notebook while a long run of the same
+// experiment goes on in another process.
+const RecordsOnlyEnv = "MORPHREUSE_RECORDS_ONLY"
+
+// RecordsOnly reports whether MORPHREUSE_RECORDS_ONLY asks to train nothing.
+func RecordsOnly() bool {
+	b, err := strconv.ParseBool(os.Getenv(RecordsOnlyEnv))
+	return err == nil && b
+}
+
+// LoadRecords reads the records of the jobs that have one in dir, in job
+// order; a job without a record is left out, a broken record is an error.
+func LoadRecords(jobs []Job, dir string) ([]*results.Record, error) {
+	var out []*results.Record
+	for _, j := range jobs {
+		rec, err := results.Load(filepath.Join(dir, j.FileName()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }
 
 // RunsDirEnv names the records directory the notebooks use (default: the

@@ -30,6 +30,9 @@ type LineChart struct {
 	Width, Height         int
 	// IntegerX puts x ticks on whole numbers only (epochs).
 	IntegerX bool
+	// XFrom, XTo, when XTo > XFrom, make the x axis cover at least [XFrom, XTo]
+	// (e.g. epochs 0 to the last while only the first ones have data).
+	XFrom, XTo float64
 }
 
 // Scatter draws each series as markers, optionally on logarithmic axes
@@ -100,7 +103,7 @@ func seriesColors(series []Series) []string {
 func (c LineChart) SVG() string {
 	return chart{
 		title: c.Title, xLabel: c.XLabel, yLabel: c.YLabel, series: c.Series,
-		width: c.Width, height: c.Height, integerX: c.IntegerX, lines: true,
+		width: c.Width, height: c.Height, integerX: c.IntegerX, lines: true, xFrom: c.XFrom, xTo: c.XTo,
 	}.svg()
 }
 
@@ -117,6 +120,7 @@ type chart struct {
 	series                []Series
 	width, height         int
 	logX, logY, integerX  bool
+	xFrom, xTo            float64
 	lines                 bool
 }
 
@@ -270,6 +274,12 @@ func (c chart) svg() string {
 	empty := math.IsInf(xlo, 1)
 	if empty {
 		xlo, xhi, ylo, yhi = 1, 10, 0, 1
+	}
+	if c.xTo > c.xFrom && !c.logX {
+		if empty {
+			xlo, xhi = c.xFrom, c.xTo
+		}
+		xlo, xhi = math.Min(xlo, c.xFrom), math.Max(xhi, c.xTo)
 	}
 	var xa, ya axis
 	if c.logX {

@@ -92,8 +92,8 @@ func ResultsTable(sums []Summary, dataset string, ref *Reference) Table {
 		c = append(c, deltaVsBaseline(rows, s))
 		if hasRef {
 			if e, ok := ref.Lookup(dataset, s.Method); ok {
-				d := "—"
-				if s.Test.N > 0 {
+				d := "—" // also for quick or limited runs: not comparable
+				if s.Test.N > 0 && len(s.Caveats) == 0 {
 					d = formatDelta(100*s.Test.Mean - e.MeanPct)
 				}
 				c = append(c, e.Percent(), d)
@@ -213,6 +213,24 @@ func (t Table) HTML() string {
 	}
 	return b.String()
 }
+
+// tableCSS styles tables on pages without the report's stylesheet: text
+// left, numbers right (JupyterLab right-aligns every cell, with a selector
+// of specificity (0,2,1): these rules need (0,2,2)).
+const tableCSS = `<style>
+table.results { border-collapse: collapse; margin: 0.5em 0; }
+table.results caption { text-align: left; font-weight: bold; padding: 0.3em 0; }
+table.results th, table.results td { padding: 0.2em 0.6em; vertical-align: top; }
+table.results th:not(.num), table.results td:not(.num) { text-align: left; }
+table.results th.num, table.results td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.results tr.failed td { color: #a00; }
+p.note { font-size: 0.88em; color: #555; margin: 0.2em 0; }
+</style>
+`
+
+// StyledHTML is HTML with a small stylesheet of its own, for pages without
+// the report's, such as notebooks (the style applies to every results table of the page).
+func (t Table) StyledHTML() string { return tableCSS + t.HTML() }
 
 func (t Table) align(i int) string {
 	if i < len(t.Right) && t.Right[i] {

@@ -62,6 +62,16 @@ func TestResultsTableFailedOnly(t *testing.T) {
 	}
 }
 
+// A quick run is no result: its distance to the reference is not shown.
+func TestResultsTableQuickRunHasNoReferenceDelta(t *testing.T) {
+	q := newRecord("mnist", "lora", 0, 0.5)
+	q.Config["quick"] = true
+	row := ResultsTable(Aggregate([]*Record{q}), "mnist", &PyTorchReference).Rows[0]
+	if got := strings.Join(row.Cells[4:6], "|"); got != "92.86 ± 0.38|—" {
+		t.Errorf("reference cells of a quick run: %q (row %q)", got, row.Cells)
+	}
+}
+
 func TestTableHTML(t *testing.T) {
 	sums := Aggregate(syntheticRecords())
 	tab := ResultsTable(sums, "mnist", &PyTorchReference)
