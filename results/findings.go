@@ -57,7 +57,11 @@ func writeFindings(b *strings.Builder, rows []Summary, dataset string, ref *Refe
 			seeds = fmt.Sprintf("%d %s per method (%s)", len(done[0].Seeds), word, k)
 		}
 	}
-	p("**%s** — %d methods, %s; backend %s.\n\n", title, len(done), seeds, strings.Join(backends, "; "))
+	methods := "methods"
+	if len(done) == 1 {
+		methods = "method"
+	}
+	p("**%s** — %d %s, %s; backend %s.\n\n", title, len(done), methods, seeds, strings.Join(backends, "; "))
 
 	// Caveats first: they change what the numbers mean.
 	var caveats []string
@@ -199,7 +203,10 @@ func writeVerdict(b *strings.Builder, rows []Summary, dataset string, ref *Refer
 				hi, hiName = d, shortLabel(s)
 			}
 		}
-		if loName != "" {
+		switch {
+		case loName != "" && loName == hiName:
+			sentences = append(sentences, fmt.Sprintf("Against the %s, our accuracy differs by %s pts (%s).", ref.Name, formatDelta(lo), loName))
+		case loName != "":
 			sentences = append(sentences, fmt.Sprintf("Against the %s, our accuracies differ by %s (%s) to %s (%s) pts.", ref.Name, formatDelta(lo), loName, formatDelta(hi), hiName))
 		}
 	}

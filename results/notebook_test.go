@@ -125,6 +125,13 @@ func TestFindingsFromSyntheticRecords(t *testing.T) {
 	if !strings.Contains(md, "**lora** is both the most accurate (-2.00 pts vs the baseline) and the one that trains the fewest parameters") {
 		t.Errorf("one other method: one sentence:\n%s", md)
 	}
+	// A single method: singular words, one difference to the reference, not a range.
+	md = Findings(Aggregate([]*Record{newRecord("cifar10", "baseline", 0, 0.7361)}), "cifar10", &PyTorchReference)
+	for _, want := range []string{"**CIFAR-10** — 1 method, 1 seed per method (0)", "Against the PyTorch ref., our accuracy differs by +1.03 pts (baseline)."} {
+		if !strings.Contains(md, want) {
+			t.Errorf("one method: findings lack %q:\n%s", want, md)
+		}
+	}
 }
 
 func TestFindingsCaveats(t *testing.T) {
