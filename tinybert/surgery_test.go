@@ -3,7 +3,6 @@ package tinybert
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,23 +100,6 @@ func trainGraph(t *testing.T, m *Model, ctx *context.Context, cached bool, batch
 	return g, loss, append([]*Node{loss}, ctx.BuildTrainableVariablesGradientsGraph(loss)...)
 }
 
-// reachableNodes lists the nodes roots depend on: what a backend executes.
-func reachableNodes(roots []*Node) []*Node {
-	seen := map[*Node]bool{}
-	var out []*Node
-	for stack := slices.Clone(roots); len(stack) > 0; {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if n == nil || seen[n] {
-			continue
-		}
-		seen[n] = true
-		out = append(out, n)
-		stack = append(stack, n.Inputs()...)
-	}
-	return out
-}
-
 func isMatmul(n *Node) bool { return n.Type() == NodeTypeDot || n.Type() == NodeTypeDotGeneral }
 
 // TestFrozenPartsCostNoBackwardWork inspects the training graph of each method (plain
@@ -145,7 +127,7 @@ func TestFrozenPartsCostNoBackwardWork(t *testing.T) {
 						weights[v.ValueGraph(g)] = v
 					}
 				}
-				nodes := reachableNodes(roots)
+				nodes := gradfix.Reachable(roots)
 				var forward, backward []*Node
 				for _, n := range nodes {
 					switch {

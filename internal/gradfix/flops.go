@@ -33,7 +33,7 @@ func (m MatmulOp) Build(lhs, rhs *Node) *Node {
 // weight's gradient product is then simply absent.
 func MatmulOps(roots ...*Node) ([]MatmulOp, error) {
 	var ops []MatmulOp
-	for _, n := range reachable(roots) {
+	for _, n := range Reachable(roots) {
 		var ax dotAxes
 		switch n.Type() {
 		case NodeTypeDotGeneral:
@@ -69,8 +69,8 @@ func TotalFLOPs(ops []MatmulOp) int64 {
 	return sum
 }
 
-// reachable returns the nodes roots depend on (roots included), each once.
-func reachable(roots []*Node) []*Node {
+// Reachable returns the nodes roots depend on (roots included), each once: what a backend executes.
+func Reachable(roots []*Node) []*Node {
 	seen := map[*Node]bool{}
 	var out []*Node
 	stack := append([]*Node(nil), roots...)
