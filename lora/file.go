@@ -403,8 +403,11 @@ func decodeSafetensors(data []byte) (map[string]*tensors.Tensor, error) {
 			return nil, fmt.Errorf("tensor %q: data_offsets %v do not fit %s in %d data bytes", name, e.Offsets, shape, len(body))
 		}
 		t := tensors.FromShape(shape)
-		if err := t.MutableBytes(func(dst []byte) { copy(dst, body[start:end]) }); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", name, err)
+		// GoMLX's MutableBytes panics on a tensor with no elements: nothing to copy then.
+		if end > start {
+			if err := t.MutableBytes(func(dst []byte) { copy(dst, body[start:end]) }); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", name, err)
+			}
 		}
 		out[name] = t
 	}

@@ -20,6 +20,7 @@ func FuzzAdapterWeights(f *testing.F) {
 	for _, h := range []string{
 		`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}`,
 		`{"a":{"dtype":"F32","shape":[0,-1],"data_offsets":[0,0]}}`, // a zero once hid the negative
+		`{"a":{"dtype":"F32","shape":[0,10],"data_offsets":[0,0]}}`, // no elements: nothing to copy
 		`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`,
 		`{"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"__metadata__":{"writer":"x"}}`,
 	} {
