@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/morphreuse/morphreuse-go/internal/tmpfs"
 )
 
 // TestDownloadOntoAFullDisk: a hub download that runs out of disk space in
@@ -18,14 +20,7 @@ import (
 // tmpfs, which needs root with CAP_SYS_ADMIN; elsewhere the test is skipped.
 func TestDownloadOntoAFullDisk(t *testing.T) {
 	hub, opts := newFakeHub(t)
-	if err := syscall.Mount("tmpfs", opts.CacheDir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=1048576,mode=0755"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v; needs root with CAP_SYS_ADMIN)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(opts.CacheDir, 0); err != nil {
-			t.Errorf("unmounting the test tmpfs: %v", err)
-		}
-	})
+	tmpfs.Mount(t, opts.CacheDir, 1<<20)
 	if n := len(hub.files[TorchFile]); n < 2<<20 {
 		t.Fatalf("the weights fixture is %d bytes: it would fit on the 1 MiB disk", n)
 	}

@@ -6,8 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/morphreuse/morphreuse-go/internal/tmpfs"
 
 	"github.com/morphreuse/morphreuse-go/results"
 )
@@ -19,14 +20,7 @@ import (
 // TestDiskFullMidFileLosesNothing covers the same with a simulated disk.
 func TestReportOnAFullDisk(t *testing.T) {
 	disk := t.TempDir()
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=1048576,mode=0755"); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v; needs root with CAP_SYS_ADMIN)", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(disk, 0); err != nil {
-			t.Errorf("unmounting the test tmpfs: %v", err)
-		}
-	})
+	tmpfs.Mount(t, disk, 1<<20)
 	runs := filepath.Join(t.TempDir(), "runs")
 	if err := results.Write(runs, minimalRecord("baseline", 0, 0.9)); err != nil {
 		t.Fatal(err)
